@@ -1,0 +1,90 @@
+"""String choices of the library, as enums (every option that takes a word takes one of these)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class _StrEnum(str, Enum):
+    def __str__(self) -> str:  # so that f-strings and argparse/typer print the value
+        return self.value
+
+    @classmethod
+    def parse(cls, value: "str | _StrEnum") -> "_StrEnum":
+        """Return the member for ``value``; a clear error lists the accepted words."""
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise ValueError(f"{cls.__name__}: {value!r} is not one of: {choices}") from None
+
+
+class TaskType(_StrEnum):
+    """What is predicted: one label per text, or one tag per token (NER, IOB2)."""
+
+    CLASSIFICATION = "classification"
+    NER = "ner"
+
+
+class Method(_StrEnum):
+    """Training methods selectable with ``hamr train --method``."""
+
+    ERM = "erm"
+    DICE = "dice"
+    FOCAL = "focal"
+    ICF = "icf"
+    EFFECTIVE_NUMBER = "effective_number"
+    BALANCED_SAMPLER = "balanced_sampler"
+    LNR = "lnr"
+    GBC = "gbc"
+    METABALANCE = "metabalance"
+    HAMR = "hamr"
+
+
+class LookaheadScope(_StrEnum):
+    """Which parameters the bi-level virtual step moves (method.md §2)."""
+
+    ALL = "all"  # every trainable parameter (the paper)
+    HEAD = "head"  # classification / token-classification head only
+    LAST_K = "last_k"  # the head plus the last ``lookahead_layers`` transformer layers
+    LORA = "lora"  # only LoRA adapter parameters (peft models)
+
+
+class MemoryMode(_StrEnum):
+    """How the hardness memory m of Eq. 5 is updated (method.md §4)."""
+
+    EMA = "ema"  # per-index exponential moving average of the post-meta weight (default)
+    FAITHFUL = "faithful"  # the reference code's global decay + renormalisation
+
+
+class HardnessStat(_StrEnum):
+    """How a sentence's hardness is read off its token losses (NER)."""
+
+    MAX = "max"
+    MEAN = "mean"
+
+
+class InnerLR(_StrEnum):
+    """Step size of the virtual (look-ahead) step."""
+
+    CONSTANT = "constant"  # ``meta_update_lr`` throughout (paper)
+    OPTIMIZER = "optimizer"  # follow the optimiser's current learning rate
+
+
+class HypergradBackend(_StrEnum):
+    """How the gradient of the meta loss w.r.t. the weight net is computed."""
+
+    EXACT = "exact"  # second-order, through the virtual step with create_graph=True
+    FINITE_DIFFERENCE = "finite_difference"  # first-order: two extra gradient evaluations (DARTS-style)
+
+
+class AblationMode(_StrEnum):
+    """Paper Table 3 ablations of HAMR."""
+
+    FULL = "full"
+    WITHOUT_AWE = "without_awe"
+    WITHOUT_RESAMPLING = "without_resampling"
+    WITHOUT_KNN = "without_knn"
+    WITHOUT_ALL = "without_all"
