@@ -1,0 +1,515 @@
+"""Trainers: drop-in ``transformers.Trainer`` subclasses.
+
+- :class:`ImbalanceTrainer`: plain fine-tuning with any loss of :mod:`hamr.losses` (ERM, Dice, Focal, inverse
+  class frequency, Effective Number) or class-balanced resampling; carries example indices.
+- :class:`HAMRTrainer`: HAMR (method.md §1-§5): meta-learned example weights from a bi-level step against a
+  balanced meta set, a per-example hardness memory, and an Eq. 4 sampler boosted over kNN neighbourhoods.
+
+Example indices (``example_index``) travel inside the library: the training dataset is wrapped so every
+item carries its position, the collator keeps it, and the Trainer's ``remove_unused_columns`` is told
+about it. A training batch without indices is an error, never a silent no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections import defaultdict
+from contextlib import nullcontext
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.func import functional_call
+from torch.utils.data import Dataset, WeightedRandomSampler
+from transformers import Trainer, TrainerCallback
+
+from .enums import HypergradBackend, InnerLR, Method, TaskType
+from .losses import WeightedCrossEntropy, build_loss, class_counts_from_labels, per_example_ce
+from .resampling import HardnessMemory, HardnessSampler, build_knn, neighbourhood_boost, sampling_probabilities
+from .tasks import IGNORE_INDEX, INDEX_KEY, IndexCollator
+from .training_args import HAMRArguments, ImbalanceArguments
+from .weighting import MetaReweighter, batch_zscore, frozen_except, math_attention, select_lookahead
+
+logger = logging.getLogger(__name__)
+
+HAMR_STATE_NAME = "hamr_state.pt"
+
+
+class MissingIndexError(KeyError):
+    """A training batch arrived without ``example_index``."""
+
+
+class IndexedDataset(Dataset):
+    """Adds ``example_index`` (the item's position) to every item of a map-style dataset."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = dict(self.dataset[i])
+        item.setdefault(INDEX_KEY, i)
+        return item
+
+
+def ensure_indexed(dataset: Dataset | None) -> Dataset | None:
+    """Wrap ``dataset`` so its items carry ``example_index``, unless they already do."""
+    if dataset is None or len(dataset) == 0:  # type: ignore[arg-type]
+        return dataset
+    first = dataset[0]
+    if isinstance(first, dict) and INDEX_KEY in first:
+        return dataset
+    return IndexedDataset(dataset)
+
+
+def _labels_of(dataset: Dataset) -> list:
+    return [dataset[i]["labels"] if "labels" in dataset[i] else dataset[i]["label"] for i in range(len(dataset))]
+
+
+def example_groups(label_rows: Sequence, num_labels: int, outside_id: int | None = None) -> np.ndarray:
+    """One class id per example: its label (classification) or, for a tag row (NER), its rarest tag
+    other than ``outside_id`` by training tag frequency (``outside_id`` when the row has no entity)."""
+    if not len(label_rows) or np.ndim(label_rows[0]) == 0:
+        return np.asarray(label_rows, dtype=np.int64)
+    counts = class_counts_from_labels(label_rows, num_labels)
+    out = np.empty(len(label_rows), dtype=np.int64)
+    for i, row in enumerate(label_rows):
+        tags = [t for t in row if t != IGNORE_INDEX and t != outside_id]
+        out[i] = min(tags, key=lambda t: (counts[t], t)) if tags else (outside_id if outside_id is not None else -1)
+    return out
+
+
+class ImbalanceTrainer(Trainer):
+    """A ``transformers.Trainer`` that trains with an imbalance-aware loss or sampler.
+
+    Extra arguments: ``loss_fn`` (a module ``(logits, labels) -> scalar``; default from ``args.method`` and the
+    class counts of the training labels) and ``task`` (inferred from the label shape when omitted).
+    """
+
+    def __init__(
+        self,
+        model=None,
+        args: ImbalanceArguments | None = None,
+        train_dataset: Dataset | None = None,
+        eval_dataset: Dataset | None = None,
+        *,
+        loss_fn: torch.nn.Module | None = None,
+        task: TaskType | None = None,
+        data_collator=None,
+        processing_class=None,
+        **kwargs: Any,
+    ) -> None:
+        if args is None:
+            raise ValueError("pass args=ImbalanceArguments(...) (or HAMRArguments for HAMR)")
+        train_dataset = ensure_indexed(train_dataset)
+        self.num_labels = int(getattr(getattr(model, "config", None), "num_labels", 0) or 0)
+        if task is None and train_dataset is not None and len(train_dataset):
+            task = TaskType.NER if np.ndim(train_dataset[0]["labels"]) > 0 else TaskType.CLASSIFICATION
+        self.task = TaskType.parse(task) if task is not None else TaskType.CLASSIFICATION
+        if data_collator is None and processing_class is not None:
+            data_collator = IndexCollator(processing_class, self.task)
+        super().__init__(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            data_collator=data_collator,
+            processing_class=processing_class,
+            **kwargs,
+        )
+        self.loss_is_scaled_for_ga = False  # our losses are per-batch means
+        self.train_labels = _labels_of(train_dataset) if train_dataset is not None else []
+        if not self.num_labels and self.train_labels:
+            flat = [t for r in self.train_labels for t in (r if np.ndim(r) else [r]) if t != IGNORE_INDEX]
+            self.num_labels = int(max(flat)) + 1
+        self.class_counts = (
+            class_counts_from_labels(self.train_labels, self.num_labels) if self.train_labels else None
+        )
+        if loss_fn is None:
+            if self.class_counts is None:
+                loss_fn = WeightedCrossEntropy()
+            else:
+                loss_fn = build_loss(
+                    args.method,
+                    self.class_counts,
+                    focal_gamma=args.focal_gamma,
+                    beta=args.effective_number_beta,
+                    dice_smooth=args.dice_smooth,
+                )
+        self.loss_fn = loss_fn.to(args.device)
+        self.eval_loss_fn = WeightedCrossEntropy()
+
+    # -- index plumbing ------------------------------------------------------------------------------
+    def _set_signature_columns_if_needed(self) -> None:
+        super()._set_signature_columns_if_needed()
+        if INDEX_KEY not in self._signature_columns:
+            self._signature_columns.append(INDEX_KEY)
+
+    def _pop_index(self, inputs: dict[str, Any], required: bool) -> torch.Tensor | None:
+        index = inputs.pop(INDEX_KEY, None)
+        if index is None and required:
+            raise MissingIndexError(
+                f"a training batch has no {INDEX_KEY!r}: use hamr's IndexCollator (or keep the key in your "
+                "collator's output); HAMR's sampler and hardness memory need every example's index"
+            )
+        return index
+
+    def _outside_id(self) -> int | None:
+        label2id = getattr(getattr(self.model, "config", None), "label2id", None) or {}
+        return label2id.get("O")
+
+    def example_groups(self) -> np.ndarray:
+        return example_groups(self.train_labels, self.num_labels, self._outside_id())
+
+    # -- loss ----------------------------------------------------------------------------------------
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        self._pop_index(inputs, required=False)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss_fn = self.loss_fn if model.training else self.eval_loss_fn
+        loss = loss_fn(outputs.logits, labels)
+        return (loss, outputs) if return_outputs else loss
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self.args.method == Method.BALANCED_SAMPLER:
+            groups = self.example_groups()
+            counts = np.bincount(groups[groups >= 0], minlength=max(self.num_labels, 1))
+            weights = np.where(groups >= 0, 1.0 / np.maximum(counts[np.maximum(groups, 0)], 1), 0.0)
+            gen = torch.Generator().manual_seed(self.args.seed)
+            return WeightedRandomSampler(torch.as_tensor(weights), len(weights), replacement=True, generator=gen)
+        return super()._get_train_sampler(train_dataset)
+
+
+class _HAMRCallback(TrainerCallback):
+    def __init__(self, trainer: "HAMRTrainer") -> None:
+        self.trainer = trainer
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.trainer._end_of_epoch(epoch=int(round(state.epoch or 0)))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.trainer.save_hardness_table()
+
+
+class HAMRTrainer(ImbalanceTrainer):
+    """HAMR as a drop-in ``transformers.Trainer``.
+
+    Extra arguments beyond :class:`ImbalanceTrainer`'s:
+
+    - ``meta_dataset``: the balanced meta set, encoded like the training data (see :mod:`hamr.metaset`);
+      when omitted the evaluation dataset is used as it is, with a warning;
+    - ``train_texts``: the training texts in index order, for the kNN graph (when omitted and kNN is on,
+      they are decoded from ``input_ids`` with ``processing_class``);
+    - ``embeddings``: precomputed L2-normalised sentence embeddings of the training texts (rows = indices);
+    - ``group_names``: names of the class ids, for the diagnostics.
+    """
+
+    def __init__(
+        self,
+        model=None,
+        args: HAMRArguments | None = None,
+        train_dataset: Dataset | None = None,
+        eval_dataset: Dataset | None = None,
+        *,
+        meta_dataset: Dataset | None = None,
+        train_texts: Sequence[str] | None = None,
+        embeddings: np.ndarray | None = None,
+        group_names: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if args is None or not isinstance(args, HAMRArguments):
+            raise ValueError("HAMRTrainer needs args=HAMRArguments(...)")
+        super().__init__(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs)
+        self.loss_fn = WeightedCrossEntropy()  # HAMR re-weights plain CE
+        self.settings = args.resolved(self.task)
+        if meta_dataset is None:
+            if eval_dataset is None and args.uses_awe:
+                raise ValueError("HAMRTrainer needs a meta_dataset (or an eval_dataset to use as one)")
+            if args.uses_awe:
+                logger.warning("no meta_dataset given: the evaluation set is used as the meta set, unbalanced")
+            meta_dataset = eval_dataset
+        self.meta_dataset = meta_dataset
+        n = len(self.train_dataset)
+        self.train_texts = list(train_texts) if train_texts is not None else None
+        if self.train_texts is not None and len(self.train_texts) != n:
+            raise ValueError(f"train_texts has {len(self.train_texts)} texts for {n} training examples")
+        if embeddings is not None and len(embeddings) != n:
+            raise ValueError(f"embeddings has {len(embeddings)} rows for {n} training examples")
+        self.embeddings = embeddings
+        self.groups = self.example_groups()
+        self.group_names = list(group_names) if group_names is not None else None
+        self.reweighter = MetaReweighter(
+            1,
+            hidden=args.wnet_hidden,
+            init_bias=args.wnet_init_bias,
+            lr=self.settings["wnet_lr"],
+            weight_decay=args.wnet_weight_decay,
+            w_min=args.weight_min,
+            w_max=args.weight_max,
+            backend=args.hypergrad_backend,
+            fd_epsilon=args.fd_epsilon,
+            device=args.device,
+        )
+        self.memory = HardnessMemory(
+            n, args.memory_mode, gamma=self.settings["memory_gamma"], eps=self.settings["memory_eps"]
+        )
+        self.boost = np.zeros(n, dtype=np.float64)
+        self.sampler = HardnessSampler(
+            n, seed=args.seed, oversample=args.oversample, uniform=not args.uses_resampling
+        )
+        self.knn = None
+        self.meta_steps = 0
+        self._epoch_weights: list[tuple[np.ndarray, np.ndarray]] = []
+        self._log_acc: dict[str, list[float]] = defaultdict(list)
+        self.add_callback(_HAMRCallback(self))
+
+    # -- setup ---------------------------------------------------------------------------------------
+    def _texts(self) -> list[str]:
+        if self.train_texts is not None:
+            return self.train_texts
+        if self.processing_class is None:
+            raise ValueError("kNN needs train_texts, embeddings, or a processing_class to decode input_ids")
+        ds = self.train_dataset
+        return [
+            self.processing_class.decode(ds[i]["input_ids"], skip_special_tokens=True) for i in range(len(ds))
+        ]
+
+    def prepare_knn(self) -> None:
+        """Embed the training texts (cached on disk) and build the FAISS graph, once."""
+        if self.knn is not None or not self.args.uses_knn:
+            return
+        if self.embeddings is None:
+            from .embeddings import embed_texts
+
+            self.embeddings = embed_texts(
+                self._texts(), self.args.embedding_model, cache_dir=self.args.embedding_cache_dir
+            )
+        self.knn = build_knn(np.asarray(self.embeddings), self.args.knn_k)
+
+    def train(self, *args, **kwargs):
+        self.prepare_knn()
+        return super().train(*args, **kwargs)
+
+    def _get_train_sampler(self, train_dataset=None):
+        return self.sampler
+
+    # -- the training step ---------------------------------------------------------------------------
+    def _example_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(training loss, hardness signal) per example, both with graph."""
+        if self.task == TaskType.CLASSIFICATION:
+            ce = per_example_ce(logits, labels)
+            return ce, ce
+        mean = per_example_ce(logits, labels, token_reduction="mean")
+        mx = per_example_ce(logits, labels, token_reduction="max")
+        train = mx if self.settings["ner_train_max_token"] else mean
+        hard = mx if self.args.hardness_stat.value == "max" else mean
+        return train, hard
+
+    def _meta_batch(self) -> dict[str, torch.Tensor]:
+        m = len(self.meta_dataset)
+        size = min(self.settings["meta_batch_size"], m)
+        rng = np.random.default_rng([self.args.seed, 7919, self.meta_steps])
+        items = [self.meta_dataset[int(i)] for i in rng.choice(m, size=size, replace=False)]
+        batch = self.data_collator(items)
+        batch.pop(INDEX_KEY, None)
+        return {k: v.to(self.args.device) for k, v in batch.items()}
+
+    def _inner_lr(self) -> float:
+        if self.args.inner_lr == InnerLR.OPTIMIZER and self.lr_scheduler is not None:
+            return float(self.lr_scheduler.get_last_lr()[0])
+        return float(self.args.meta_update_lr)
+
+    def _gather(self, index: torch.Tensor, values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and values of this step from every rank, so m stays identical everywhere."""
+        if self.accelerator.num_processes > 1:
+            index = self.accelerator.pad_across_processes(index, pad_index=-1)
+            values = self.accelerator.pad_across_processes(values.float(), pad_index=0)
+            index, values = self.accelerator.gather(index), self.accelerator.gather(values)
+        idx, val = index.detach().cpu().numpy(), values.detach().float().cpu().numpy()
+        keep = idx >= 0
+        return idx[keep], val[keep]
+
+    def _allreduce(self, grads: list[torch.Tensor]) -> None:
+        if self.accelerator.num_processes > 1:
+            for g in grads:
+                torch.distributed.all_reduce(g, op=torch.distributed.ReduceOp.SUM)
+                g.div_(self.accelerator.num_processes)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not model.training:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        index = self._pop_index(inputs, required=True)
+        labels = inputs.pop("labels")
+        args: HAMRArguments = self.args
+        meta_due = args.uses_awe and self.state.global_step % args.meta_interval == 0
+        exact = args.hypergrad_backend == HypergradBackend.EXACT
+        attention = math_attention() if (meta_due and exact) else nullcontext()
+        with attention:
+            outputs = model(**inputs)
+        train_loss, hardness = self._example_losses(outputs.logits, labels)
+        features = batch_zscore(hardness)
+        if args.uses_awe:
+            if meta_due:
+                self._meta_step(model, inputs, labels, train_loss, features)
+            weights = self.reweighter.weights_no_grad(features).to(train_loss.dtype)
+            memory_values = weights
+        else:
+            weights = torch.ones_like(train_loss)
+            h = hardness.detach()
+            memory_values = h / h.mean().clamp_min(1e-12)
+        loss = (weights * train_loss).mean()
+        idx, val = self._gather(index, memory_values)
+        self.memory.update(idx, val)
+        _, w_all = self._gather(index, weights)
+        self._epoch_weights.append((idx, w_all))
+        self._log_acc["hamr_weight_min"].append(float(w_all.min()))
+        self._log_acc["hamr_weight_max"].append(float(w_all.max()))
+        return (loss, outputs) if return_outputs else loss
+
+    def _meta_step(self, model, inputs, labels, train_loss, features) -> None:
+        args: HAMRArguments = self.args
+        unwrapped = self.accelerator.unwrap_model(model)
+        params = select_lookahead(unwrapped, args.lookahead_scope, args.lookahead_layers)
+        meta = self._meta_batch()
+        meta_labels = meta.pop("labels")
+        ce = WeightedCrossEntropy()
+
+        def meta_loss_at(p):
+            with frozen_except(unwrapped, params.values()), math_attention():
+                return ce(functional_call(unwrapped, p, args=(), kwargs=meta).logits, meta_labels)
+
+        def train_loss_at(p):
+            logits = functional_call(unwrapped, p, args=(), kwargs=inputs).logits
+            return self._example_losses(logits, labels)[0]
+
+        result = self.reweighter.step(
+            features, train_loss, params, meta_loss_at, self._inner_lr(), train_loss_at, grad_hook=self._allreduce
+        )
+        self.meta_steps += 1
+        self._log_acc["hamr_meta_loss"].append(result.meta_loss)
+        self._log_acc["hamr_meta_skipped"].append(float(result.skipped))
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        for key, vals in self._log_acc.items():
+            if vals:
+                reduce = {"hamr_weight_min": min, "hamr_weight_max": max}.get(key)
+                logs[key] = reduce(vals) if reduce else float(np.mean(vals))
+        self._log_acc.clear()
+        super().log(logs, *args, **kwargs)
+
+    # -- end of epoch: kNN refresh, new sampling distribution, diagnostics ------------------------------
+    def current_probabilities(self) -> np.ndarray:
+        lam = self.settings["knn_lambda"] if self.args.uses_knn else 0.0
+        return sampling_probabilities(self.memory.values, self.boost, alpha=self.args.hardness_alpha, lam=lam)
+
+    def _end_of_epoch(self, epoch: int) -> None:
+        args: HAMRArguments = self.args
+        if args.uses_knn and self.knn is not None:
+            self.boost = neighbourhood_boost(
+                self.memory.values, self.knn, ratio=args.knn_ratio, k=args.knn_k, include_self=args.knn_include_self
+            )
+        p = self.current_probabilities()
+        if args.uses_resampling:
+            self.sampler.set_probabilities(p)
+        self._write_diagnostics(epoch, p)
+
+    def _group_name(self, g: int) -> str:
+        if self.group_names is not None and 0 <= g < len(self.group_names):
+            return self.group_names[g]
+        return str(g)
+
+    def _write_diagnostics(self, epoch: int, p: np.ndarray) -> None:
+        if not self.is_world_process_zero():
+            self._epoch_weights.clear()
+            return
+        per_group: dict[str, Any] = {}
+        if self._epoch_weights:
+            idx = np.concatenate([a for a, _ in self._epoch_weights])
+            w = np.concatenate([b for _, b in self._epoch_weights])
+            g = self.groups[idx]
+            for gid in np.unique(g):
+                wg = w[g == gid]
+                per_group[self._group_name(int(gid))] = {
+                    "n": int(wg.size),
+                    "mean": float(wg.mean()),
+                    "q10": float(np.quantile(wg, 0.1)),
+                    "median": float(np.median(wg)),
+                    "q90": float(np.quantile(wg, 0.9)),
+                    "min": float(wg.min()),
+                    "max": float(wg.max()),
+                }
+        self._epoch_weights.clear()
+        mass = defaultdict(float)
+        for gid, pi in zip(self.groups, p):
+            mass[self._group_name(int(gid))] += float(pi)
+        record = {
+            "epoch": epoch,
+            "global_step": self.state.global_step,
+            "weights_per_class": per_group,
+            "sampling_mass_per_class": dict(mass),
+            "memory": {"min": float(self.memory.values.min()), "max": float(self.memory.values.max())},
+            "boost_nonzero": int((self.boost > 0).sum()),
+            "meta_steps": self.meta_steps,
+            "meta_steps_skipped": self.reweighter.num_skipped,
+        }
+        os.makedirs(self.args.output_dir, exist_ok=True)
+        with open(os.path.join(self.args.output_dir, "hamr_diagnostics.jsonl"), "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def save_hardness_table(self, path: str | None = None) -> str | None:
+        """Per training example: label, final hardness m, boost b, sampling probability p (and text)."""
+        if not self.is_world_process_zero():
+            return None
+        path = path or os.path.join(self.args.output_dir, "hamr_examples.tsv")
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        p = self.current_probabilities()
+        texts = self.train_texts
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("index\tlabel\thardness_m\tboost_b\tprobability_p" + ("\ttext" if texts else "") + "\n")
+            for i in range(len(p)):
+                row = [str(i), self._group_name(int(self.groups[i])), f"{self.memory.values[i]:.6g}",
+                       f"{self.boost[i]:.6g}", f"{p[i]:.6g}"]
+                if texts:
+                    row.append(texts[i].replace("\t", " ").replace("\n", " "))
+                fh.write("\t".join(row) + "\n")
+        return path
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def hamr_state_dict(self) -> dict[str, Any]:
+        return {
+            "reweighter": self.reweighter.state_dict(),
+            "memory": self.memory.state_dict(),
+            "boost": torch.from_numpy(self.boost.copy()),
+            "sampler": self.sampler.state_dict(),
+            "meta_steps": self.meta_steps,
+        }
+
+    def load_hamr_state_dict(self, state: dict[str, Any]) -> None:
+        self.reweighter.load_state_dict(state["reweighter"])
+        self.memory.load_state_dict(state["memory"])
+        self.boost = state["boost"].numpy().astype(np.float64)
+        self.sampler.load_state_dict(state["sampler"])
+        self.meta_steps = int(state["meta_steps"])
+
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        if self.is_world_process_zero():
+            from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            os.makedirs(folder, exist_ok=True)
+            torch.save(self.hamr_state_dict(), os.path.join(folder, HAMR_STATE_NAME))
+
+    def _load_optimizer_and_scheduler(self, checkpoint) -> None:
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is None:
+            return
+        path = os.path.join(checkpoint, HAMR_STATE_NAME)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: this checkpoint holds no HAMR state (was it written by HAMRTrainer?)")
+        self.load_hamr_state_dict(torch.load(path, weights_only=False))

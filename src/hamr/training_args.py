@@ -1,0 +1,160 @@
+"""Training arguments: every constant of method.md is a documented field (setfit's ``training_args`` style).
+
+``ImbalanceArguments`` extends ``transformers.TrainingArguments`` with the method and the baselines' settings;
+``HAMRArguments`` adds HAMR's. Fields left ``None`` take a task-dependent default (classification vs NER)
+that :meth:`HAMRArguments.resolve` fills in once the task is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+from .enums import (
+    AblationMode,
+    HardnessStat,
+    HypergradBackend,
+    InnerLR,
+    LookaheadScope,
+    MemoryMode,
+    Method,
+    TaskType,
+)
+
+
+@dataclass
+class ImbalanceArguments(TrainingArguments):
+    """``TrainingArguments`` plus the choice of method and the settings of the baselines (method.md §6)."""
+
+    method: Method = field(default=Method.ERM, metadata={"help": "Training method (see hamr.Method)."})
+    focal_gamma: float = field(default=2.0, metadata={"help": "Focal loss focusing parameter γ."})
+    effective_number_beta: float = field(
+        default=0.9999, metadata={"help": "β of the Effective Number weights (Cui et al. 2019); also Focal's α."}
+    )
+    dice_smooth: float = field(default=1.0, metadata={"help": "Smoothing of the soft Dice loss."})
+    lnr_t_flip: float = field(default=7.5, metadata={"help": "LNR flip threshold t_flip (authors: 7.5 for 10 classes)."})
+    lnr_first_stage_epochs: float = field(
+        default=1.0, metadata={"help": "Epochs of the plain first-stage model whose probabilities drive LNR."}
+    )
+    gbc_layers: int = field(default=3, metadata={"help": "GBC: layers drawn for the gradient features."})
+    gbc_max_coordinates: int = field(default=5000, metadata={"help": "GBC: random coordinates kept per layer."})
+    gbc_warmup_epochs: float = field(default=1.0, metadata={"help": "GBC: plain warm-up before selecting the meta set."})
+    gbc_meta_size: int | None = field(
+        default=None, metadata={"help": "GBC: meta-set size K (None: the size of HAMR's balanced meta set)."}
+    )
+    gbc_weight_lr: float = field(default=1.0, metadata={"help": "GBC (L2RW-style): step size η_w on example weights."})
+    metabalance_inner_lr: float = field(
+        default=1e-4, metadata={"help": "MetaBalance: inner SGD step α (far below the from-scratch 0.01)."}
+    )
+    metabalance_lambda: float = field(default=0.01, metadata={"help": "MetaBalance: weight λ of the inner loss."})
+    metabalance_outer_batches: int = field(
+        default=4, metadata={"help": "MetaBalance: outer losses accumulated per optimiser step."}
+    )
+
+    def __post_init__(self) -> None:
+        self.method = Method.parse(self.method)
+        super().__post_init__()
+
+
+@dataclass
+class HAMRArguments(ImbalanceArguments):
+    """HAMR's settings (method.md §1-§5). ``faithful=True`` reproduces the reference code's behaviour."""
+
+    method: Method = field(default=Method.HAMR, metadata={"help": "Training method (see hamr.Method)."})
+    faithful: bool = field(
+        default=False,
+        metadata={
+            "help": "Reproduce the paper's code: global-decay memory (γ 0.99), NER trained on the max-token loss, "
+            "kNN hits include the hard example itself, meta examples removed from train."
+        },
+    )
+    ablation: AblationMode = field(default=AblationMode.FULL, metadata={"help": "Paper Table 3 ablation."})
+    # --- Adaptive Weight Estimation
+    wnet_lr: float | None = field(default=None, metadata={"help": "Adam lr of the weight net (None: 1e-4 cls, 3e-4 NER)."})
+    wnet_weight_decay: float = field(default=1e-4, metadata={"help": "Weight decay of the weight net's Adam."})
+    wnet_hidden: int = field(default=100, metadata={"help": "Hidden units of the weight net."})
+    wnet_init_bias: float = field(default=0.1, metadata={"help": "Initial bias of the weight net's output layer."})
+    weight_min: float = field(default=0.1, metadata={"help": "Lower clip of the normalised weights."})
+    weight_max: float = field(default=8.0, metadata={"help": "Upper clip of the normalised weights."})
+    hardness_stat: HardnessStat = field(
+        default=HardnessStat.MAX, metadata={"help": "NER: a sentence's hardness from its token losses (max|mean)."}
+    )
+    meta_update_lr: float = field(default=2e-4, metadata={"help": "η_in of the virtual step (inner_lr=constant)."})
+    inner_lr: InnerLR = field(default=InnerLR.CONSTANT, metadata={"help": "Virtual step size: constant | optimizer."})
+    lookahead_scope: LookaheadScope = field(
+        default=LookaheadScope.LAST_K, metadata={"help": "Parameters moved by the virtual step: all|head|last_k|lora."}
+    )
+    lookahead_layers: int = field(default=1, metadata={"help": "k for lookahead_scope=last_k."})
+    meta_interval: int = field(default=1, metadata={"help": "Run the bi-level step every k training steps (paper: 1)."})
+    meta_batch_size: int | None = field(default=None, metadata={"help": "Meta batch size (None: the train batch size)."})
+    hypergrad_backend: HypergradBackend = field(
+        default=HypergradBackend.EXACT, metadata={"help": "exact (second order) | finite_difference (first order)."}
+    )
+    fd_epsilon: float = field(default=0.01, metadata={"help": "Finite-difference radius ε/‖v‖ (first-order backend)."})
+    # --- Hardness memory and resampling
+    memory_mode: MemoryMode = field(default=MemoryMode.EMA, metadata={"help": "Eq. 5 memory: ema | faithful."})
+    memory_gamma: float | None = field(default=None, metadata={"help": "γ of the memory (None: 0.7 ema, 0.99 faithful)."})
+    memory_eps: float | None = field(default=None, metadata={"help": "ε_m of the faithful memory (None: 1e-6 cls, 1e-4 NER)."})
+    hardness_alpha: float = field(default=0.7, metadata={"help": "α of Eq. 4: p ∝ (m+1e-6)^α (1+λb)."})
+    knn_lambda: float | None = field(default=None, metadata={"help": "λ of Eq. 4 (None: 0.7 cls, 0.1 NER)."})
+    knn_k: int = field(default=10, metadata={"help": "Neighbours per hard example."})
+    knn_ratio: float = field(default=0.1, metadata={"help": "Share of examples (top by m) in the hard set."})
+    knn_include_self: bool = field(default=False, metadata={"help": "Count a hard example as its own neighbour."})
+    oversample: float = field(default=1.2, metadata={"help": "Indices drawn per epoch, as a multiple of N."})
+    embedding_model: str | None = field(
+        default=None, metadata={"help": "Sentence embedder for the kNN graph (None: the packaged MiniLM)."}
+    )
+    embedding_cache_dir: str | None = field(default=None, metadata={"help": "Embedding cache (None: ~/.cache/hamr)."})
+    meta_strip_from_train: bool = field(
+        default=False, metadata={"help": "Remove examples copied into the meta set from train (reference code)."}
+    )
+
+    def __post_init__(self) -> None:
+        self.ablation = AblationMode.parse(self.ablation)
+        self.hardness_stat = HardnessStat.parse(self.hardness_stat)
+        self.inner_lr = InnerLR.parse(self.inner_lr)
+        self.lookahead_scope = LookaheadScope.parse(self.lookahead_scope)
+        self.hypergrad_backend = HypergradBackend.parse(self.hypergrad_backend)
+        self.memory_mode = MemoryMode.parse(self.memory_mode)
+        if self.faithful:
+            self.memory_mode = MemoryMode.FAITHFUL
+            self.knn_include_self = True
+            self.meta_strip_from_train = True
+        for name in ("meta_interval", "knn_k", "lookahead_layers", "wnet_hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"HAMRArguments.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.knn_ratio <= 1:
+            raise ValueError(f"HAMRArguments.knn_ratio must be in (0, 1], got {self.knn_ratio}")
+        if self.oversample <= 0:
+            raise ValueError(f"HAMRArguments.oversample must be > 0, got {self.oversample}")
+        if not 0 < self.weight_min < self.weight_max:
+            raise ValueError("HAMRArguments: need 0 < weight_min < weight_max")
+        super().__post_init__()
+
+    # -- task-dependent defaults ---------------------------------------------------------------------
+    def resolved(self, task: TaskType) -> dict:
+        """The effective values of the task-dependent fields (method.md §1, §4, §8)."""
+        ner = TaskType.parse(task) == TaskType.NER
+        return {
+            "wnet_lr": self.wnet_lr if self.wnet_lr is not None else (3e-4 if ner else 1e-4),
+            "memory_gamma": self.memory_gamma
+            if self.memory_gamma is not None
+            else (0.99 if self.memory_mode == MemoryMode.FAITHFUL else 0.7),
+            "memory_eps": self.memory_eps if self.memory_eps is not None else (1e-4 if ner else 1e-6),
+            "knn_lambda": self.knn_lambda if self.knn_lambda is not None else (0.1 if ner else 0.7),
+            "meta_batch_size": self.meta_batch_size or self.per_device_train_batch_size,
+            "ner_train_max_token": ner and self.faithful,
+        }
+
+    @property
+    def uses_awe(self) -> bool:
+        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_RESAMPLING, AblationMode.WITHOUT_KNN)
+
+    @property
+    def uses_resampling(self) -> bool:
+        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_AWE, AblationMode.WITHOUT_KNN)
+
+    @property
+    def uses_knn(self) -> bool:
+        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_AWE)
