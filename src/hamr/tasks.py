@@ -67,13 +67,13 @@ def load_model(
     vocab: LabelVocab,
     model_name_or_path: str | None = None,
     *,
-    attn_implementation: str | None = "eager",
+    attn_implementation: str | None = None,
     **kwargs: Any,
 ) -> torch.nn.Module:
     """A fresh classification / token-classification model with the vocabulary's labels.
 
-    ``attn_implementation="eager"`` by default: the bi-level meta step needs attention that supports double
-    backward, which the CPU SDPA kernel does not always do; pass ``"sdpa"`` for plain training speed.
+    The model's default attention is kept (SDPA for most): HAMR's meta step runs under the math SDPA
+    kernel, which supports double backward; pass ``attn_implementation="eager"`` to force eager attention.
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
