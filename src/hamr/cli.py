@@ -1,0 +1,219 @@
+"""The ``hamr`` command line (typer): train, evaluate, data stats, bench."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .enums import Method, TaskType
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train NLP models well on class-imbalanced data.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
+app.add_typer(data_app, name="data")
+console = Console()
+
+
+def _field_types(cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _convert(name: str, raw: str, typ: Any) -> Any:
+    """Convert a ``key=value`` option string to the dataclass field's type (None, bool, int, float, enum)."""
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        if raw.lower() in ("none", "null"):
+            return None
+        typ = args[0] if args else str
+    if typ is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise typer.BadParameter(f"--option {name}: expected true/false, got {raw!r}")
+    try:
+        if isinstance(typ, type) and issubclass(typ, enum.Enum):
+            return typ.parse(raw) if hasattr(typ, "parse") else typ(raw)
+        if typ in (int, float, str):
+            return typ(raw)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--option {name}: {exc}") from None
+    return raw
+
+
+def parse_options(pairs: list[str], method: Method) -> dict[str, Any]:
+    """``["lookahead_scope=head", "meta_interval=2"]`` -> typed dict, validated against the arguments class."""
+    from .training_args import HAMRArguments, ImbalanceArguments
+
+    cls = HAMRArguments if method == Method.HAMR else ImbalanceArguments
+    types_ = _field_types(cls)
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise typer.BadParameter(f"--option {pair!r}: expected key=value")
+        key, raw = pair.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key not in types_:
+            raise typer.BadParameter(f"--option {key}: not a field of {cls.__name__}")
+        out[key] = _convert(key, raw.strip(), types_[key])
+    return out
+
+
+def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
+    m = result.get(split)
+    if not m:
+        return
+    per = m.get("per_class") or m.get("per_type") or {}
+    table = Table(title=f"{result.get('dataset', '')} · {result.get('method', '')} · {split}")
+    for col in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, v in per.items():
+        table.add_row(label, f"{100 * v['precision']:.1f}", f"{100 * v['recall']:.1f}", f"{100 * v['f1']:.1f}",
+                      str(v["support"]))
+    console.print(table)
+    line = f"macro-F1 {100 * m['macro_f1']:.1f} · micro-F1 {100 * m['micro_f1']:.1f}"
+    q = m.get("quartiles")
+    if q:
+        line += " · " + " ".join(f"{k} {100 * q[k]:.1f}" if q[k] is not None else f"{k} -" for k in ("Q1", "Q2", "Q3", "Q4"))
+    if "seconds_per_epoch" in result:
+        line += f" · {result['seconds_per_epoch']:.0f} s/epoch · peak {result.get('peak_memory_mb', 0):.0f} MB"
+    console.print(line)
+
+
+@app.command()
+def train(
+    dataset: Optional[str] = typer.Option(None, help="Benchmark name (see `hamr data list`)."),
+    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (instead of --dataset)."),
+    validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="Test file."),
+    task: Optional[TaskType] = typer.Option(None, help="Task, with files."),
+    data_format: Optional[str] = typer.Option(None, "--format", help="delimited | jsonl | conll | ptb | hf."),
+    data_option: list[str] = typer.Option([], "--data-option", help="Loader option key=value (e.g. tag_column=0)."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
+    model: Optional[str] = typer.Option(None, help="HF model name or path (default: packaged all-MiniLM-L6-v2)."),
+    method: Method = typer.Option(Method.ERM, help="Training method."),
+    epochs: float = typer.Option(3.0, help="Training epochs."),
+    batch_size: int = typer.Option(16, help="Training batch size."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER."),
+    max_length: int = typer.Option(64, help="Maximum tokens per example."),
+    seed: int = typer.Option(42),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N examples of every split."),
+    output_dir: Path = typer.Option(Path("runs/latest"), help="Where the model, metrics and predictions go."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Any HAMRArguments/ImbalanceArguments field, key=value."),
+    no_save_model: bool = typer.Option(False, help="Do not save the model."),
+) -> None:
+    """Fine-tune a model with a method and print per-class test metrics."""
+    from .pipeline import RunConfig, run
+
+    data_options: dict[str, Any] = {}
+    for pair in data_option:
+        key, _, raw = pair.partition("=")
+        data_options[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+    config = RunConfig(
+        dataset=dataset,
+        train_file=str(train_file) if train_file else None,
+        validation_file=str(validation_file) if validation_file else None,
+        test_file=str(test_file) if test_file else None,
+        task=task,
+        data_format=data_format,
+        data_options=data_options,
+        data_root=str(data_root) if data_root else None,
+        limit=limit,
+        model=model,
+        method=method,
+        max_length=max_length,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        output_dir=str(output_dir),
+        save_model=not no_save_model,
+        options=parse_options(option, method),
+    )
+    result = run(config)
+    _print_metrics(result)
+    console.print(f"[green]saved[/green] {output_dir}")
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="A saved model folder (e.g. runs/latest/model)."),
+    dataset: Optional[str] = typer.Option(None, help="Benchmark name."),
+    test_file: Optional[Path] = typer.Option(None, "--file", help="A data file instead of --dataset."),
+    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (for quartiles), with --file."),
+    task: Optional[TaskType] = typer.Option(None, help="Task, with --file."),
+    split: str = typer.Option("test", help="Split of the benchmark to evaluate."),
+    data_root: Optional[Path] = typer.Option(None),
+    max_length: int = typer.Option(64),
+    batch_size: int = typer.Option(32),
+    limit: Optional[int] = typer.Option(None),
+    output: Optional[Path] = typer.Option(None, help="Write the metrics as JSON here."),
+) -> None:
+    """Evaluate a saved model on a dataset split."""
+    from .evaluation import evaluate_saved_model
+
+    result = evaluate_saved_model(
+        str(model_dir), dataset=dataset, data_file=str(test_file) if test_file else None,
+        train_file=str(train_file) if train_file else None, task=task, split=split,
+        data_root=str(data_root) if data_root else None, max_length=max_length, batch_size=batch_size, limit=limit,
+    )
+    _print_metrics(result, split)
+    if output:
+        output.write_text(json.dumps(result, indent=2, default=str))
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """The benchmark datasets known by name."""
+    from .data import BENCHMARKS
+
+    table = Table(title="benchmarks")
+    for col in ("name", "task", "description"):
+        table.add_column(col)
+    for name, spec in BENCHMARKS.items():
+        table.add_row(name, str(spec.task), spec.description)
+    console.print(table)
+
+
+@data_app.command("stats")
+def data_stats(
+    dataset: Optional[str] = typer.Argument(None, help="Benchmark name."),
+    train_file: Optional[Path] = typer.Option(None, "--train"),
+    validation_file: Optional[Path] = typer.Option(None, "--validation"),
+    test_file: Optional[Path] = typer.Option(None, "--test"),
+    task: Optional[TaskType] = typer.Option(None),
+    data_format: Optional[str] = typer.Option(None, "--format"),
+    data_root: Optional[Path] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Split sizes, per-class counts, imbalance ratio and quartile groups."""
+    from .data import dataset_stats, load_benchmark, load_files, print_stats
+
+    if dataset:
+        bundle = load_benchmark(dataset, str(data_root) if data_root else None)
+    elif train_file and task:
+        bundle = load_files(task, train_file, validation_file, test_file, fmt=data_format)
+    else:
+        raise typer.BadParameter("give a benchmark name, or --train FILE with --task")
+    stats = dataset_stats(bundle)
+    if as_json:
+        console.print_json(json.dumps(stats, default=str))
+    else:
+        print_stats(stats, console)
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig(level=os.environ.get("HAMR_LOG_LEVEL", "WARNING"))
+    app()

@@ -1,0 +1,303 @@
+"""One training run from data to metrics: what ``hamr train`` and ``hamr bench`` call.
+
+:func:`run` loads a dataset (a benchmark name or files), tokenizes it, trains with the chosen method,
+evaluates on validation after every epoch and on test at the end, and writes into ``output_dir``:
+
+- ``model/``: the fine-tuned model and tokenizer (``save_pretrained``; loads with plain ``AutoModelFor...``);
+- ``metrics.json``: test (and validation) metrics, per class / type, quartiles, timings, peak memory;
+- ``test_predictions.tsv``: one row per test example (id or index, gold, predicted);
+- ``epoch_metrics.jsonl``: validation macro/micro F1 and per-class F1 after every epoch;
+- for HAMR, ``hamr_diagnostics.jsonl`` and ``hamr_examples.tsv`` (see :class:`~hamr.trainer.HAMRTrainer`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .data import DataBundle, Split, load_benchmark, load_files
+from .enums import Method, TaskType
+from .metrics import classification_metrics, ner_metrics
+from .tasks import EncodedDataset, IndexCollator, encode_split, load_model, load_tokenizer, predictions_to_labels
+from .training_args import HAMRArguments, ImbalanceArguments
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunConfig:
+    """Everything one run needs. ``options`` sets any further field of :class:`~hamr.HAMRArguments` /
+    :class:`~hamr.ImbalanceArguments` by name (e.g. ``{"lookahead_scope": "head"}``)."""
+
+    dataset: str | None = None  # a benchmark name (hamr.data.list_benchmarks())
+    train_file: str | None = None  # or files
+    validation_file: str | None = None
+    test_file: str | None = None
+    task: TaskType | None = None  # required with files
+    data_format: str | None = None  # delimited | jsonl | conll | ptb | hf (default: from the extension)
+    data_options: dict[str, Any] = field(default_factory=dict)  # e.g. text_column, tag_column, label_map
+    data_root: str | None = None
+    limit: int | None = None  # first N examples of every split (smoke runs)
+    model: str | None = None  # any HF model name or path (default: the packaged MiniLM)
+    method: Method = Method.ERM
+    max_length: int = 64
+    epochs: float = 3.0
+    batch_size: int = 16
+    learning_rate: float | None = None  # None: 4e-5 classification, 2e-5 NER (method.md §8)
+    seed: int = 42
+    output_dir: str = "runs/latest"
+    save_model: bool = True
+    evaluate_each_epoch: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.method = Method.parse(self.method)
+        if self.task is not None:
+            self.task = TaskType.parse(self.task)
+        if (self.dataset is None) == (self.train_file is None):
+            raise ValueError("give either a benchmark dataset name or a train_file")
+        if self.train_file is not None and self.task is None:
+            raise ValueError("a run from files needs task=classification|ner")
+
+
+def load_data(config: RunConfig) -> DataBundle:
+    if config.dataset is not None:
+        return load_benchmark(config.dataset, config.data_root, seed=config.seed, limit=config.limit)
+    bundle = load_files(
+        config.task,
+        config.train_file,
+        config.validation_file,
+        config.test_file,
+        fmt=config.data_format,
+        seed=config.seed,
+        **config.data_options,
+    )
+    if config.limit:
+        bundle = DataBundle(
+            bundle.name,
+            bundle.task,
+            bundle.train.subset(range(min(config.limit, len(bundle.train)))),
+            None if bundle.validation is None else bundle.validation.subset(range(min(config.limit, len(bundle.validation)))),
+            None if bundle.test is None else bundle.test.subset(range(min(config.limit, len(bundle.test)))),
+            vocab=bundle.vocab,
+        )
+    return bundle
+
+
+def training_arguments(config: RunConfig, task: TaskType, output_dir: str) -> ImbalanceArguments:
+    """The TrainingArguments of a run: HAMRArguments for HAMR, ImbalanceArguments otherwise."""
+    cls = HAMRArguments if config.method == Method.HAMR else ImbalanceArguments
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(config.options) - valid)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) for method {config.method}: {', '.join(unknown)} (see {cls.__name__}'s fields)"
+        )
+    lr = config.learning_rate or (2e-5 if task == TaskType.NER else 4e-5)
+    base = dict(
+        output_dir=output_dir,
+        method=config.method,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(config.batch_size, 32),
+        learning_rate=lr,
+        seed=config.seed,
+        data_seed=config.seed,
+        eval_strategy="epoch" if config.evaluate_each_epoch else "no",
+        save_strategy="no",
+        logging_strategy="steps",
+        logging_steps=50,
+        report_to=[],
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=False,
+    )
+    base.update(config.options)
+    return cls(**base)
+
+
+def make_compute_metrics(task: TaskType, bundle: DataBundle) -> Callable:
+    """The Trainer's ``compute_metrics``: macro/micro F1 and per-class F1 (prefixed ``f1/``)."""
+    vocab = bundle.vocab
+
+    def compute(pred) -> dict[str, float]:
+        m = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids)
+        per = m.get("per_class") or m.get("per_type") or {}
+        out = {"macro_f1": m["macro_f1"], "micro_f1": m["micro_f1"]}
+        out.update({f"f1/{k}": v["f1"] for k, v in per.items()})
+        return out
+
+    compute.vocab = vocab  # type: ignore[attr-defined]
+    return compute
+
+
+def evaluate_predictions(task: TaskType, bundle: DataBundle, logits, label_ids) -> dict[str, Any]:
+    """Metrics of method.md §7 from raw logits and gold label ids, with quartiles by training frequency."""
+    train_counts = bundle.train.label_counts()
+    if task == TaskType.CLASSIFICATION:
+        pred = np.asarray(logits).argmax(-1)
+        return classification_metrics(np.asarray(label_ids).tolist(), pred.tolist(), bundle.vocab.labels, train_counts)
+    gold, predicted = predictions_to_labels(task, logits, label_ids, bundle.vocab)
+    return ner_metrics(gold, predicted, train_counts)
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@dataclass
+class RunContext:
+    """What a method's training function receives (see :mod:`hamr.baselines`)."""
+
+    config: RunConfig
+    bundle: DataBundle
+    tokenizer: Any
+    train: EncodedDataset
+    validation: EncodedDataset | None
+    args: ImbalanceArguments
+    compute_metrics: Callable
+
+    def new_model(self) -> torch.nn.Module:
+        torch.manual_seed(self.config.seed)
+        return load_model(self.bundle.task, self.bundle.vocab, self.config.model)
+
+    def collator(self) -> IndexCollator:
+        return IndexCollator(self.tokenizer, self.bundle.task)
+
+    def encode(self, split: Split) -> EncodedDataset:
+        return encode_split(split, self.tokenizer, self.bundle.vocab, self.config.max_length)
+
+
+def train_with_method(ctx: RunContext):
+    """Build and train the Trainer for ``ctx.config.method``; return the trained Trainer."""
+    from .trainer import HAMRTrainer, ImbalanceTrainer
+
+    method = ctx.config.method
+    if method == Method.HAMR:
+        from .metaset import build_meta_set
+
+        args: HAMRArguments = ctx.args  # type: ignore[assignment]
+        if ctx.bundle.validation is None:
+            raise ValueError("HAMR needs a validation split to build the balanced meta set")
+        meta = build_meta_set(ctx.bundle.train, ctx.bundle.validation, seed=ctx.config.seed,
+                              strip_from_train=args.meta_strip_from_train)
+        for w in meta.warnings:
+            logger.warning(w)
+        train_split = meta.train if meta.train is not None else ctx.bundle.train
+        train_ds = ctx.encode(train_split) if meta.train is not None else ctx.train
+        trainer = HAMRTrainer(
+            model=ctx.new_model(),
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=ctx.validation,
+            meta_dataset=ctx.encode(meta.split),
+            train_texts=train_split.all_texts(),
+            group_names=ctx.bundle.vocab.labels,
+            processing_class=ctx.tokenizer,
+            compute_metrics=ctx.compute_metrics,
+            task=ctx.bundle.task,
+        )
+        trainer.train()
+        return trainer
+    if method in (Method.LNR, Method.GBC, Method.METABALANCE):
+        from . import baselines
+
+        return baselines.train(method, ctx)
+    trainer = ImbalanceTrainer(
+        model=ctx.new_model(),
+        args=ctx.args,
+        train_dataset=ctx.train,
+        eval_dataset=ctx.validation,
+        processing_class=ctx.tokenizer,
+        compute_metrics=ctx.compute_metrics,
+        task=ctx.bundle.task,
+    )
+    trainer.train()
+    return trainer
+
+
+def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle) -> None:
+    gold, pred = predictions_to_labels(task, logits, label_ids, bundle.vocab)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("index\tid\tgold\tpredicted\n")
+        for i, (g, p) in enumerate(zip(gold, pred)):
+            ident = split.ids[i] if split.ids else ""
+            if task == TaskType.NER:
+                g, p = " ".join(g), " ".join(p)
+            fh.write(f"{i}\t{ident}\t{g}\t{p}\n")
+
+
+def _epoch_metrics(log_history: list[dict]) -> list[dict]:
+    return [
+        {k.replace("eval_", ""): v for k, v in rec.items() if k.startswith("eval_") or k == "epoch"}
+        for rec in log_history
+        if "eval_macro_f1" in rec
+    ]
+
+
+def run(config: RunConfig) -> dict[str, Any]:
+    """Train and evaluate one configuration; return (and write) its metrics."""
+    from transformers import set_seed
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    set_seed(config.seed)
+    bundle = load_data(config)
+    task = bundle.task
+    tokenizer = load_tokenizer(config.model)
+    encoded = {name: encode_split(s, tokenizer, bundle.vocab, config.max_length) for name, s in bundle.splits().items()}
+    args = training_arguments(config, task, str(out / "trainer"))
+    ctx = RunContext(config, bundle, tokenizer, encoded["train"], encoded.get("validation"), args,
+                     make_compute_metrics(task, bundle))
+    t0 = time.perf_counter()
+    trainer = train_with_method(ctx)
+    train_seconds = time.perf_counter() - t0
+    result: dict[str, Any] = {
+        "dataset": bundle.name,
+        "task": str(task),
+        "method": str(config.method),
+        "model": config.model or "all-MiniLM-L6-v2 (packaged)",
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "max_length": config.max_length,
+        "batch_size": config.batch_size,
+        "learning_rate": args.learning_rate,
+        "options": {k: str(v) for k, v in config.options.items()},
+        "train_examples": len(bundle.train),
+        "truncated": {k: v.num_truncated for k, v in encoded.items()},
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": train_seconds / max(config.epochs, 1e-9),
+    }
+    for name in ("validation", "test"):
+        if name in encoded:
+            pred = trainer.predict(encoded[name], metric_key_prefix=name)
+            result[name] = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids)
+            if name == "test":
+                _write_predictions(out / "test_predictions.tsv", task, bundle.test, pred.predictions,
+                                   pred.label_ids, bundle)
+    result["epoch_metrics"] = _epoch_metrics(trainer.state.log_history)
+    result["peak_memory_mb"] = peak_memory_mb()
+    with open(out / "epoch_metrics.jsonl", "w") as fh:
+        for rec in result["epoch_metrics"]:
+            fh.write(json.dumps(rec) + "\n")
+    for fname in ("hamr_diagnostics.jsonl", "hamr_examples.tsv"):
+        src = Path(args.output_dir) / fname
+        if src.exists():
+            shutil.move(str(src), out / fname)
+    if config.save_model:
+        trainer.save_model(str(out / "model"))
+        tokenizer.save_pretrained(str(out / "model"))
+    with open(out / "metrics.json", "w") as fh:
+        json.dump(result, fh, indent=2, default=str)
+    return result
