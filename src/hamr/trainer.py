@@ -462,21 +462,19 @@ class HAMRTrainer(ImbalanceTrainer):
             fh.write(json.dumps(record) + "\n")
 
     def save_hardness_table(self, path: str | None = None) -> str | None:
-        """Per training example: label, final hardness m, boost b, sampling probability p (and text)."""
+        """Per training example (by index): its label, final hardness m, boost b and sampling probability p.
+
+        Texts are left out on purpose: some corpora's terms forbid publishing them (HumAID); join on the index."""
         if not self.is_world_process_zero():
             return None
         path = path or os.path.join(self.args.output_dir, "hamr_examples.tsv")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         p = self.current_probabilities()
-        texts = self.train_texts
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write("index\tlabel\thardness_m\tboost_b\tprobability_p" + ("\ttext" if texts else "") + "\n")
+            fh.write("index\tlabel\thardness_m\tboost_b\tprobability_p\n")
             for i in range(len(p)):
-                row = [str(i), self._group_name(int(self.groups[i])), f"{self.memory.values[i]:.6g}",
-                       f"{self.boost[i]:.6g}", f"{p[i]:.6g}"]
-                if texts:
-                    row.append(texts[i].replace("\t", " ").replace("\n", " "))
-                fh.write("\t".join(row) + "\n")
+                fh.write(f"{i}\t{self._group_name(int(self.groups[i]))}\t{self.memory.values[i]:.6g}\t"
+                         f"{self.boost[i]:.6g}\t{p[i]:.6g}\n")
         return path
 
     # -- checkpoints ---------------------------------------------------------------------------------
