@@ -136,3 +136,24 @@ def test_plain_dataset_without_index_column_is_wrapped(tmp_path, tokenizer, idai
     tr = _trainer(tmp_path, tokenizer, (bundle, plain, meta), num_train_epochs=1, remove_unused_columns=True)
     tr.train()
     assert sorted({i for b in tr.seen for i in b}) != [] and max(i for b in tr.seen for i in b) < len(plain)
+
+
+def test_class_prior_and_class_aware_inputs(tmp_path, tokenizer, idai):
+    tr = _trainer(tmp_path, tokenizer, idai, cls=HAMRTrainer, class_prior_power=1.0, wnet_inputs="loss_class",
+                  meta_class_balanced=True, meta_batch_size=12)
+    assert tr.reweighter.net.fc1.in_features == 2
+    groups = tr.groups
+    counts = np.bincount(groups)
+    index = torch.arange(len(groups))
+    feats, prior = tr._features(torch.zeros(len(groups)), index)
+    # with φ at its start the weight net is almost flat, so w ∝ 1/n_y: inverse class frequency to start from
+    w = tr.reweighter.weights_no_grad(feats, prior).numpy()
+    rare, common = int(np.argmin(np.where(counts > 0, counts, 10**9))), int(np.argmax(counts))
+    ratio = w[groups == rare].mean() / w[groups == common].mean()
+    assert ratio == pytest.approx(counts[common] / counts[rare], rel=0.15)
+    # the class feature is the standardised log frequency: the rarest class has the lowest value
+    assert feats[groups == rare, 1].max() < feats[groups == common, 1].min()
+    batch = tr._meta_batch()
+    meta_classes = np.unique(tr.meta_groups)
+    got = np.bincount(batch["labels"].numpy(), minlength=len(tr.group_names))
+    assert (got[meta_classes] >= 12 // len(meta_classes)).all()  # round robin: every class present

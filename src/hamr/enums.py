@@ -88,3 +88,10 @@ class AblationMode(_StrEnum):
     WITHOUT_RESAMPLING = "without_resampling"
     WITHOUT_KNN = "without_knn"
     WITHOUT_ALL = "without_all"
+
+
+class WNetInputs(_StrEnum):
+    """What the weight net reads for an example."""
+
+    LOSS = "loss"  # the batch z-score of its hardness (paper)
+    LOSS_CLASS = "loss_class"  # and the standardised log training frequency of its class (CMW-Net style)

@@ -26,7 +26,7 @@ from torch.func import functional_call
 from torch.utils.data import Dataset, WeightedRandomSampler
 from transformers import Trainer, TrainerCallback
 
-from .enums import HypergradBackend, InnerLR, Method, TaskType
+from .enums import HypergradBackend, InnerLR, Method, TaskType, WNetInputs
 from .losses import WeightedCrossEntropy, build_loss, class_counts_from_labels, per_example_ce
 from .resampling import HardnessMemory, HardnessSampler, build_knn, neighbourhood_boost, sampling_probabilities
 from .tasks import IGNORE_INDEX, INDEX_KEY, IndexCollator
@@ -243,8 +243,11 @@ class HAMRTrainer(ImbalanceTrainer):
         self.embeddings = embeddings
         self.groups = self.example_groups()
         self.group_names = list(group_names) if group_names is not None else None
+        self._class_feature, self._prior = self._class_tables(self.groups, args.class_prior_power)
+        meta_labels = _labels_of(self.meta_dataset) if self.meta_dataset is not None else []
+        self.meta_groups = example_groups(meta_labels, self.num_labels, self._outside_id()) if meta_labels else None
         self.reweighter = MetaReweighter(
-            1,
+            2 if args.wnet_inputs == WNetInputs.LOSS_CLASS else 1,
             hidden=args.wnet_hidden,
             init_bias=args.wnet_init_bias,
             lr=self.settings["wnet_lr"],
@@ -269,6 +272,28 @@ class HAMRTrainer(ImbalanceTrainer):
         self.add_callback(_HAMRCallback(self))
 
     # -- setup ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _class_tables(groups: np.ndarray, power: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per example: the standardised log training frequency of its class (a weight-net input) and the
+        class-level prior n_y^(-power) (None when power is 0)."""
+        valid = groups >= 0
+        counts = np.bincount(groups[valid], minlength=int(groups.max(initial=0)) + 1).astype(np.float64)
+        n_of = np.where(valid, counts[np.maximum(groups, 0)], 1.0)
+        present = counts[counts > 0]
+        log_c = np.log(present)
+        std = log_c.std() if log_c.size > 1 and log_c.std() > 0 else 1.0
+        feature = (np.log(n_of) - log_c.mean()) / std
+        prior = None if power == 0 else torch.as_tensor(n_of ** (-power), dtype=torch.float32)
+        return torch.as_tensor(feature, dtype=torch.float32), prior
+
+    def _features(self, hardness: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = batch_zscore(hardness)
+        idx = index.cpu()
+        prior = None if self._prior is None else self._prior[idx].to(z.device)
+        if self.args.wnet_inputs == WNetInputs.LOSS_CLASS:
+            z = torch.stack([z.float(), self._class_feature[idx].to(z.device)], dim=-1)
+        return z, prior
+
     def _texts(self) -> list[str]:
         if self.train_texts is not None:
             return self.train_texts
@@ -314,7 +339,13 @@ class HAMRTrainer(ImbalanceTrainer):
         m = len(self.meta_dataset)
         size = min(self.settings["meta_batch_size"], m)
         rng = np.random.default_rng([self.args.seed, 7919, self.meta_steps])
-        items = [self.meta_dataset[int(i)] for i in rng.choice(m, size=size, replace=False)]
+        if self.args.meta_class_balanced and self.meta_groups is not None:
+            classes = np.unique(self.meta_groups)
+            order = np.resize(rng.permutation(classes), size)  # round robin over classes
+            chosen = [int(rng.choice(np.flatnonzero(self.meta_groups == c))) for c in order]
+        else:
+            chosen = rng.choice(m, size=size, replace=False).tolist()
+        items = [self.meta_dataset[int(i)] for i in chosen]
         batch = self.data_collator(items)
         batch.pop(INDEX_KEY, None)
         return {k: v.to(self.args.device) for k, v in batch.items()}
@@ -352,11 +383,11 @@ class HAMRTrainer(ImbalanceTrainer):
         with attention:
             outputs = model(**inputs)
         train_loss, hardness = self._example_losses(outputs.logits, labels)
-        features = batch_zscore(hardness)
+        features, prior = self._features(hardness, index)
         if args.uses_awe:
             if meta_due:
-                self._meta_step(model, inputs, labels, train_loss, features)
-            weights = self.reweighter.weights_no_grad(features).to(train_loss.dtype)
+                self._meta_step(model, inputs, labels, train_loss, features, prior)
+            weights = self.reweighter.weights_no_grad(features, prior).to(train_loss.dtype)
             memory_values = weights
         else:
             weights = torch.ones_like(train_loss)
@@ -371,7 +402,7 @@ class HAMRTrainer(ImbalanceTrainer):
         self._log_acc["hamr_weight_max"].append(float(w_all.max()))
         return (loss, outputs) if return_outputs else loss
 
-    def _meta_step(self, model, inputs, labels, train_loss, features) -> None:
+    def _meta_step(self, model, inputs, labels, train_loss, features, prior) -> None:
         args: HAMRArguments = self.args
         unwrapped = self.accelerator.unwrap_model(model)
         params = select_lookahead(unwrapped, args.lookahead_scope, args.lookahead_layers)
@@ -388,7 +419,8 @@ class HAMRTrainer(ImbalanceTrainer):
             return self._example_losses(logits, labels)[0]
 
         result = self.reweighter.step(
-            features, train_loss, params, meta_loss_at, self._inner_lr(), train_loss_at, grad_hook=self._allreduce
+            features, train_loss, params, meta_loss_at, self._inner_lr(), train_loss_at, grad_hook=self._allreduce,
+            prior=prior,
         )
         self.meta_steps += 1
         self._log_acc["hamr_meta_loss"].append(result.meta_loss)

@@ -20,6 +20,7 @@ from .enums import (
     MemoryMode,
     Method,
     TaskType,
+    WNetInputs,
 )
 
 
@@ -44,6 +45,19 @@ class ImbalanceArguments(TrainingArguments):
         default=None, metadata={"help": "GBC: meta-set size K (None: the size of HAMR's balanced meta set)."}
     )
     gbc_weight_lr: float = field(default=1.0, metadata={"help": "GBC (L2RW-style): step size η_w on example weights."})
+    gbc_score_examples: int = field(
+        default=256, metadata={"help": "GBC: training examples (seeded sample) whose gradients score the layers."}
+    )
+    gbc_inner_lr: float | None = field(
+        default=None, metadata={"help": "GBC: step of the virtual SGD step (None: the optimiser's current lr)."}
+    )
+    gbc_meta_batch_size: int | None = field(
+        default=None, metadata={"help": "GBC: meta batch size of the L2RW step (None: the train batch size)."}
+    )
+    gbc_lookahead_scope: LookaheadScope = field(
+        default=LookaheadScope.LAST_K, metadata={"help": "GBC: parameters moved by the virtual step: all|head|last_k|lora."}
+    )
+    gbc_lookahead_layers: int = field(default=1, metadata={"help": "GBC: k for gbc_lookahead_scope=last_k."})
     metabalance_inner_lr: float = field(
         default=1e-4, metadata={"help": "MetaBalance: inner SGD step α (far below the from-scratch 0.01)."}
     )
@@ -75,6 +89,19 @@ class HAMRArguments(ImbalanceArguments):
     wnet_weight_decay: float = field(default=1e-4, metadata={"help": "Weight decay of the weight net's Adam."})
     wnet_hidden: int = field(default=100, metadata={"help": "Hidden units of the weight net."})
     wnet_init_bias: float = field(default=0.1, metadata={"help": "Initial bias of the weight net's output layer."})
+    wnet_inputs: WNetInputs = field(
+        default=WNetInputs.LOSS, metadata={"help": "Weight-net input: loss (paper) | loss_class (adds class frequency)."}
+    )
+    class_prior_power: float = field(
+        default=0.0,
+        metadata={
+            "help": "τ of the class-level starting point: w_i ∝ s_i · n_{y_i}^(-τ) before normalisation "
+            "(0: the paper; 1: inverse class frequency; NER: the sentence's rarest entity type)."
+        },
+    )
+    meta_class_balanced: bool = field(
+        default=False, metadata={"help": "Draw meta batches class-balanced (round robin over classes)."}
+    )
     weight_min: float = field(default=0.1, metadata={"help": "Lower clip of the normalised weights."})
     weight_max: float = field(default=8.0, metadata={"help": "Upper clip of the normalised weights."})
     hardness_stat: HardnessStat = field(
@@ -117,6 +144,9 @@ class HAMRArguments(ImbalanceArguments):
         self.lookahead_scope = LookaheadScope.parse(self.lookahead_scope)
         self.hypergrad_backend = HypergradBackend.parse(self.hypergrad_backend)
         self.memory_mode = MemoryMode.parse(self.memory_mode)
+        self.wnet_inputs = WNetInputs.parse(self.wnet_inputs)
+        if self.class_prior_power < 0:
+            raise ValueError(f"HAMRArguments.class_prior_power must be >= 0, got {self.class_prior_power}")
         if self.faithful:
             self.memory_mode = MemoryMode.FAITHFUL
             self.knn_include_self = True

@@ -164,14 +164,18 @@ class MetaReweighter:
         self.num_steps = 0
 
     # -- weights -------------------------------------------------------------------------------------
-    def weights(self, features: torch.Tensor) -> torch.Tensor:
-        """w(features; φ), differentiable in φ."""
+    def weights(self, features: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
+        """w(features; φ), differentiable in φ. ``prior`` (per example, positive) multiplies s before the
+        normalisation: a class-level starting point that the weight net refines per example."""
         dtype = self.net.fc1.weight.dtype
-        return normalise_weights(torch.sigmoid(self.net(features.to(dtype))), self.w_min, self.w_max)
+        s = torch.sigmoid(self.net(features.to(dtype)))
+        if prior is not None:
+            s = s * prior.to(dtype)
+        return normalise_weights(s, self.w_min, self.w_max)
 
     @torch.no_grad()
-    def weights_no_grad(self, features: torch.Tensor) -> torch.Tensor:
-        return self.weights(features)
+    def weights_no_grad(self, features: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
+        return self.weights(features, prior)
 
     # -- hypergradient -------------------------------------------------------------------------------
     def hypergradient(
@@ -182,13 +186,14 @@ class MetaReweighter:
         meta_loss_at: Callable[[Params], torch.Tensor],
         inner_lr: float,
         train_loss_at: Callable[[Params], torch.Tensor] | None = None,
+        prior: torch.Tensor | None = None,
     ) -> tuple[list[torch.Tensor], float]:
         """∂ L_meta(θ'(φ)) / ∂φ for θ' = θ_S − η ∇_{θ_S} mean(w(φ)·ℓ(θ)). ``losses`` has the graph to θ."""
         names = list(params)
         tensors = [params[n] for n in names]
         phi = list(self.net.parameters())
         if self.backend == HypergradBackend.EXACT:
-            w = self.weights(features)
+            w = self.weights(features, prior)
             inner = (w * losses).mean()
             grads = torch.autograd.grad(inner, tensors, create_graph=True, retain_graph=True, allow_unused=True)
             virtual = {
@@ -201,7 +206,7 @@ class MetaReweighter:
         if train_loss_at is None:
             raise ValueError("the finite-difference backend needs train_loss_at")
         with torch.no_grad():
-            w_detached = self.weights(features)
+            w_detached = self.weights(features, prior)
         grads = torch.autograd.grad((w_detached * losses).mean(), tensors, retain_graph=True, allow_unused=True)
         virtual = {
             n: ((p - inner_lr * g) if g is not None else p).detach().requires_grad_(True)
@@ -226,7 +231,7 @@ class MetaReweighter:
                 l_minus = train_loss_at(minus)
             dloss = (l_plus - l_minus) / (2 * eps)
         # d/dφ of −η · mean(w(φ) · ∂ℓ/∂θ·v)
-        surrogate = -inner_lr * (self.weights(features) * dloss).mean()
+        surrogate = -inner_lr * (self.weights(features, prior) * dloss).mean()
         hyper = torch.autograd.grad(surrogate, phi, allow_unused=True)
         hyper = [torch.zeros_like(p) if h is None else h for p, h in zip(phi, hyper)]
         return hyper, float(meta_loss.detach())
@@ -240,12 +245,13 @@ class MetaReweighter:
         inner_lr: float,
         train_loss_at: Callable[[Params], torch.Tensor] | None = None,
         grad_hook: Callable[[list[torch.Tensor]], None] | None = None,
+        prior: torch.Tensor | None = None,
     ) -> MetaStepResult:
         """One bi-level step: hypergradient, non-finite guard, Adam step on φ.
 
         ``grad_hook`` may transform the hypergradients in place before the step (e.g. an all-reduce)."""
         self.num_steps += 1
-        hyper, meta_loss = self.hypergradient(features, losses, params, meta_loss_at, inner_lr, train_loss_at)
+        hyper, meta_loss = self.hypergradient(features, losses, params, meta_loss_at, inner_lr, train_loss_at, prior)
         if grad_hook is not None:
             grad_hook(hyper)
         finite = all(torch.isfinite(h).all() for h in hyper) and math.isfinite(meta_loss)
