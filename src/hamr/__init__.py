@@ -1,6 +1,14 @@
-"""hamr: Hardness-Aware Meta-Resample for class-imbalanced NLP."""
+"""hamr: Hardness-Aware Meta-Resample for class-imbalanced NLP.
 
-from .data import DataBundle, DataError, LabelVocab, Split
+The public API. Heavy modules (transformers, faiss) load on first use of the names that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .data import DataBundle, DataError, LabelVocab, Split, load_benchmark, load_files
 from .enums import (
     AblationMode,
     HardnessStat,
@@ -10,9 +18,34 @@ from .enums import (
     MemoryMode,
     Method,
     TaskType,
+    WNetInputs,
 )
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "HAMRArguments": "training_args",
+    "ImbalanceArguments": "training_args",
+    "HAMRTrainer": "trainer",
+    "ImbalanceTrainer": "trainer",
+    "RunConfig": "pipeline",
+    "run": "pipeline",
+    "build_meta_set": "metaset",
+    "embed_texts": "embeddings",
+    "build_loss": "losses",
+    "classification_metrics": "metrics",
+    "ner_metrics": "metrics",
+    "encode_split": "tasks",
+    "load_model": "tasks",
+    "load_tokenizer": "tasks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'hamr' has no attribute {name!r}")
+
 
 __all__ = [
     "AblationMode",
@@ -27,4 +60,8 @@ __all__ = [
     "Method",
     "Split",
     "TaskType",
+    "WNetInputs",
+    "load_benchmark",
+    "load_files",
+    *_LAZY,
 ]
