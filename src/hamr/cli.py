@@ -214,6 +214,11 @@ def data_stats(
         print_stats(stats, console)
 
 
+from .bench import bench_app  # noqa: E402
+
+app.add_typer(bench_app, name="bench")
+
+
 def main() -> None:  # pragma: no cover
     logging.basicConfig(level=os.environ.get("HAMR_LOG_LEVEL", "WARNING"))
     app()

@@ -49,6 +49,7 @@ class RunConfig:
     data_options: dict[str, Any] = field(default_factory=dict)  # e.g. text_column, tag_column, label_map
     data_root: str | None = None
     limit: int | None = None  # first N examples of every split (smoke runs)
+    max_train_examples: int | None = None  # a seeded random sample (seed) of the training split, for budgets
     model: str | None = None  # any HF model name or path (default: the packaged MiniLM)
     method: Method = Method.ERM
     max_length: int = 64
@@ -72,6 +73,18 @@ class RunConfig:
 
 
 def load_data(config: RunConfig) -> DataBundle:
+    """The run's dataset; with ``max_train_examples``, a seeded random sample of the training split (a random
+    sample keeps the class imbalance, the first N lines may not: SST-5's file is ordered by label)."""
+    bundle = _load_all(config)
+    cap = config.max_train_examples
+    if cap and len(bundle.train) > cap:
+        keep = np.sort(np.random.default_rng(config.seed).choice(len(bundle.train), size=cap, replace=False))
+        bundle = DataBundle(bundle.name, bundle.task, bundle.train.subset(keep.tolist()), bundle.validation,
+                            bundle.test, vocab=bundle.vocab)
+    return bundle
+
+
+def _load_all(config: RunConfig) -> DataBundle:
     if config.dataset is not None:
         return load_benchmark(config.dataset, config.data_root, seed=config.seed, limit=config.limit)
     bundle = load_files(
@@ -104,7 +117,7 @@ def training_arguments(config: RunConfig, task: TaskType, output_dir: str) -> Im
         raise ValueError(
             f"unknown option(s) for method {config.method}: {', '.join(unknown)} (see {cls.__name__}'s fields)"
         )
-    lr = config.learning_rate or (2e-5 if task == TaskType.NER else 4e-5)
+    lr = config.learning_rate if config.learning_rate is not None else (2e-5 if task == TaskType.NER else 4e-5)
     base = dict(
         output_dir=output_dir,
         method=config.method,
@@ -286,6 +299,7 @@ def run(config: RunConfig) -> dict[str, Any]:
         "learning_rate": args.learning_rate,
         "options": {k: str(v) for k, v in config.options.items()},
         "train_examples": len(bundle.train),
+        "max_train_examples": config.max_train_examples,
         "truncated": {k: v.num_truncated for k, v in encoded.items()},
         "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / max(config.epochs, 1e-9),

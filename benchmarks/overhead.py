@@ -1,0 +1,114 @@
+"""Per-step cost of HAMR variants against plain fine-tuning, measured interleaved on the same batches.
+
+Timing whole runs on a shared 2-core machine mixes in whatever else runs; here every configuration takes one
+step in turn on the same batch (round robin), so the ratios to ERM hold even when the machine is busy.
+s/epoch is estimated as s/step × steps per epoch (HAMR draws oversample·N examples per epoch; a meta step
+runs every meta_interval steps).
+
+    HF_HUB_OFFLINE=1 python benchmarks/overhead.py --dataset humaid_idai19 --steps 12
+writes benchmarks/results/overhead_<dataset>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+
+from hamr.data import load_benchmark
+from hamr.metaset import build_meta_set
+from hamr.tasks import IndexCollator, encode_split, load_model, load_tokenizer
+from hamr.trainer import HAMRTrainer, ImbalanceTrainer
+from hamr.training_args import HAMRArguments, ImbalanceArguments
+
+CONFIGS = {
+    "erm": {},
+    "hamr_all": {"lookahead_scope": "all"},
+    "hamr_last1": {"lookahead_scope": "last_k", "lookahead_layers": 1},
+    "hamr_head": {"lookahead_scope": "head"},
+    "hamr_last1_interval2": {"lookahead_scope": "last_k", "meta_interval": 2},
+    "hamr_head_interval2": {"lookahead_scope": "head", "meta_interval": 2},
+    "hamr_last1_fd": {"lookahead_scope": "last_k", "hypergrad_backend": "finite_difference"},
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default="humaid_idai19")
+    ap.add_argument("--steps", type=int, default=12, help="timed steps per configuration")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    ap.add_argument("--out", default="benchmarks/results")
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    bundle = load_benchmark(a.dataset)
+    tok = load_tokenizer()
+    train = encode_split(bundle.train, tok, bundle.vocab, a.max_length)
+    meta = encode_split(build_meta_set(bundle.train, bundle.validation).split, tok, bundle.vocab, a.max_length)
+    collate = IndexCollator(tok, bundle.task)
+    rng = np.random.default_rng(0)
+    batches = [collate([train[int(i)] for i in rng.choice(len(train), a.batch_size, replace=False)])
+               for _ in range(a.steps + 2)]
+    emb = rng.normal(size=(len(train), 16)).astype("float32")
+    trainers = {}
+    for name in a.configs:
+        common = dict(output_dir=f"/tmp/hamr_overhead/{name}", per_device_train_batch_size=a.batch_size,
+                      report_to=[], use_cpu=True, disable_tqdm=True, learning_rate=4e-5)
+        model = load_model(bundle.task, bundle.vocab)
+        if name == "erm":
+            tr = ImbalanceTrainer(model=model, args=ImbalanceArguments(**common), train_dataset=train,
+                                  processing_class=tok, task=bundle.task)
+        else:
+            tr = HAMRTrainer(model=model, args=HAMRArguments(**common, **CONFIGS[name]), train_dataset=train,
+                             meta_dataset=meta, processing_class=tok, embeddings=emb, task=bundle.task)
+        tr.create_optimizer_and_scheduler(num_training_steps=1000)
+        trainers[name] = tr
+    times: dict[str, list[float]] = {n: [] for n in trainers}
+    for step, batch in enumerate(batches):
+        for name, tr in trainers.items():
+            tr.state.global_step = step
+            inputs = {k: v.clone() for k, v in batch.items()}
+            t = time.perf_counter()
+            tr.training_step(tr.model, inputs)
+            tr.optimizer.step()
+            tr.optimizer.zero_grad()
+            if step >= 2:  # two warm-up steps
+                times[name].append(time.perf_counter() - t)
+    n = len(train)
+    base = statistics.median(times["erm"]) if "erm" in times else None
+    rows = []
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        oversample = 1.0 if name == "erm" else 1.2
+        steps_epoch = math.ceil(math.ceil(oversample * n) / a.batch_size)
+        rows.append({"config": name, "options": CONFIGS[name], "median_s_per_step": med,
+                     "step_ratio_to_erm": med / base if base else None,
+                     "est_s_per_epoch": med * steps_epoch,
+                     "epoch_ratio_to_erm": (med * steps_epoch) / (base * math.ceil(n / a.batch_size)) if base else None})
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta_info = {"dataset": a.dataset, "batch_size": a.batch_size, "max_length": a.max_length, "timed_steps": a.steps,
+                 "command": f"HF_HUB_OFFLINE=1 python benchmarks/overhead.py --dataset {a.dataset} --steps {a.steps}"}
+    (out / f"overhead_{a.dataset}.json").write_text(json.dumps({**meta_info, "rows": rows}, indent=2))
+    lines = [f"# Per-step overhead on {a.dataset} (MiniLM, batch {a.batch_size}, length {a.max_length})", "",
+             f"`{meta_info['command']}`; medians over {a.steps} interleaved steps.", "",
+             "| config | s/step | × ERM step | est. s/epoch | × ERM epoch |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['config']} | {r['median_s_per_step']:.2f} | {r['step_ratio_to_erm']:.2f} | "
+                     f"{r['est_s_per_epoch']:.0f} | {r['epoch_ratio_to_erm']:.2f} |")
+    (out / f"overhead_{a.dataset}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+"""The benchmark harness (issue 5): protocol validation, grid expansion, skip/restart, summary, report.
+
+No model is trained here: the scheduler takes an injected fake runner that writes a metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hamr import bench
+from hamr.bench import ProtocolError, expand_grid, load_protocol, run_grid, write_report
+
+CONFIGS = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"
+
+
+def _write(tmp_path: Path, raw: dict, name: str = "proto.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def _protocol(**over) -> dict:
+    raw = {
+        "name": "t",
+        "seeds": [1, 2],
+        "settings": {"epochs": 3, "max_length": 64},
+        "datasets": ["humaid_idai19", "sst5"],
+        "dataset_settings": {"sst5": {"epochs": 2, "max_train_examples": 100}},
+        "methods": [
+            "erm",
+            "hamr",
+            {"name": "hamr_wo_awe", "method": "hamr", "options": {"ablation": "without_awe", "knn_k": 7}},
+        ],
+        "method_options": {"hamr": {"knn_k": 5, "oversample": 1.5}},
+        "dataset_method_options": {"sst5": {"hamr": {"hardness_alpha": 0.6, "knn_k": 6}}},
+    }
+    raw.update(over)
+    return raw
+
+
+def _metrics(macro: float, micro: float | None = None, seconds: float = 10.0, q1: float = 0.1) -> dict:
+    micro = macro if micro is None else micro
+    return {
+        "train_seconds": seconds,
+        "seconds_per_epoch": seconds / 2,
+        "peak_memory_mb": 1000.0,
+        "epochs": 2,
+        "train_examples": 50,
+        "options": {},
+        "test": {"macro_f1": macro, "micro_f1": micro, "quartiles": {"Q1": q1, "Q2": 0.2, "Q3": 0.3, "Q4": 0.4}},
+        "validation": {"macro_f1": macro / 2, "micro_f1": micro / 2},
+    }
+
+
+def fake_runner(values: dict, calls: list | None = None):
+    """A runner writing metrics.json with test macro-F1 values[(dataset, entry, seed)]; missing key = crash."""
+
+    def run(spec, folder: Path) -> int:
+        if calls is not None:
+            calls.append((spec.dataset, spec.entry, spec.seed))
+        key = (spec.dataset, spec.entry, spec.seed)
+        assert (folder / "run.json").exists()
+        if key not in values:
+            (folder / "run.log").write_text("Traceback ...\nRuntimeError: boom\n")
+            return 1
+        (folder / "metrics.json").write_text(json.dumps(_metrics(*values[key])))
+        return 0
+
+    return run
+
+
+@pytest.fixture
+def quiet(monkeypatch):
+    from rich.console import Console
+
+    monkeypatch.setattr(bench, "console", Console(file=open(os.devnull, "w")))
+
+
+# ------------------------------------------------------------------------------------------- grid
+
+
+def test_grid_is_seeds_by_datasets_by_entries_with_overrides(tmp_path):
+    protocol = load_protocol(_write(tmp_path, _protocol()))
+    specs = expand_grid(protocol)
+    assert len(specs) == 2 * 2 * 3
+    assert [(s.seed, s.dataset, s.entry) for s in specs[:4]] == [
+        (1, "humaid_idai19", "erm"), (1, "humaid_idai19", "hamr"), (1, "humaid_idai19", "hamr_wo_awe"),
+        (1, "sst5", "erm"),
+    ]
+    by = {(s.dataset, s.entry, s.seed): s for s in specs}
+    assert by[("humaid_idai19", "erm", 1)].settings["epochs"] == 3
+    assert by[("sst5", "erm", 2)].settings["epochs"] == 2
+    assert by[("sst5", "erm", 2)].settings["max_train_examples"] == 100
+    assert by[("sst5", "erm", 2)].settings["max_length"] == 64  # shared setting kept
+    assert by[("sst5", "erm", 2)].settings["batch_size"] == 16  # default
+    assert by[("humaid_idai19", "erm", 1)].options == {}
+    # method options < dataset-method options < the entry's own options
+    assert by[("humaid_idai19", "hamr", 1)].options == {"knn_k": 5, "oversample": 1.5}
+    assert by[("sst5", "hamr", 1)].options == {"knn_k": 6, "oversample": 1.5, "hardness_alpha": 0.6}
+    assert by[("sst5", "hamr_wo_awe", 1)].options["knn_k"] == 7
+    assert by[("sst5", "hamr_wo_awe", 1)].ablation == "without_awe"
+    assert by[("sst5", "hamr", 1)].ablation == "full" and by[("sst5", "erm", 1)].ablation is None
+    kwargs = by[("sst5", "hamr", 1)].run_config_kwargs(tmp_path / "x")
+    assert kwargs["save_model"] is False and kwargs["epochs"] == 2 and kwargs["max_train_examples"] == 100
+
+
+def test_grid_filters(tmp_path):
+    protocol = load_protocol(_write(tmp_path, _protocol()))
+    specs = expand_grid(protocol, only_datasets=["sst5"], only_methods=["hamr"], seeds=[7])
+    assert [(s.dataset, s.entry, s.seed) for s in specs] == [("sst5", "hamr", 7)]
+    with pytest.raises(ProtocolError, match="--only-methods: focal"):
+        expand_grid(protocol, only_methods=["focal"])
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        ({"methods": ["erm", "magic"]}, "methods[1].method", "unknown method 'magic'"),
+        ({"methods": [{"name": "x", "method": "erm", "options": {"lookahed_scope": "head"}}]},
+         "methods[0].options.lookahed_scope", "not a field of ImbalanceArguments"),
+        ({"methods": [{"name": "h", "method": "hamr", "options": {"lookahed_scope": "head"}}]},
+         "methods[0].options.lookahed_scope", "not a field of HAMRArguments"),
+        ({"methods": [{"name": "h", "method": "hamr", "options": {"ablation": "without_magic"}}]},
+         "methods[0].options.ablation", "without_magic"),
+        ({"datasets": ["sst5", "imdb"], "dataset_settings": {}, "dataset_method_options": {}}, "datasets[1]",
+         "unknown dataset 'imdb'"),
+        ({"settings": {"epoch": 3}}, "settings.epoch", "unknown setting"),
+        ({"dataset_settings": {"sst5": {"max_lenght": 3}}}, "dataset_settings.sst5.max_lenght", "unknown setting"),
+        ({"settings": {"batch_size": 0}}, "settings.batch_size", "invalid value"),
+        ({"method_options": {"hamr": {"knn_kk": 3}}}, "method_options.hamr.knn_kk", "not a field"),
+        ({"method_options": {"focal": {}}}, "method_options.focal", "neither a method nor an entry"),
+        ({"methods": [{"name": "x", "method": "erm", "options": {"num_train_epochs": 9}}]},
+         "methods[0].options.num_train_epochs", "set by the harness"),
+        ({"seeds": []}, "seeds", "non-empty"),
+        ({"dataset_method_options": {"bionlp": {}}}, "dataset_method_options.bionlp", "not a dataset"),
+        ({"epochs": 3}, "epochs", "unknown field"),
+    ],
+)
+def test_config_errors_name_the_file_and_the_field(tmp_path, change, field, words):
+    path = _write(tmp_path, _protocol(**change), "bad.json")
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {field}:"), message
+    assert words in message
+
+
+def test_unreadable_config(tmp_path):
+    with pytest.raises(ProtocolError, match="no such protocol file"):
+        load_protocol(tmp_path / "missing.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ProtocolError, match="broken.json: not valid JSON"):
+        load_protocol(tmp_path / "broken.json")
+
+
+def test_shipped_protocols_are_valid():
+    cpu = load_protocol(CONFIGS / "cpu.json")
+    specs = expand_grid(cpu)
+    assert len(specs) == 6 * 14 * 3
+    assert {s.ablation for s in specs if s.method == "hamr"} == {
+        "full", "without_awe", "without_resampling", "without_knn", "without_all"}
+    hours = sum(bench.estimate_seconds(s) for s in specs) / 3600
+    assert 10 <= hours <= 13, hours  # the CPU protocol is sized for ~12 h of this machine
+    paper = load_protocol(CONFIGS / "paper.json")
+    ps = {(s.dataset, s.entry): s for s in expand_grid(paper, seeds=[42])}
+    assert ps[("bionlp", "erm")].settings["learning_rate"] == 2e-5
+    assert ps[("sst5", "erm")].settings["learning_rate"] == 4e-5
+    assert ps[("sst5", "hamr_wo_knn")].options["hardness_alpha"] == 0.6
+    assert paper.settings["model"] == "microsoft/deberta-v3-base" and paper.settings["epochs"] == 8
+    smoke = expand_grid(load_protocol(CONFIGS / "smoke.json"))
+    assert len(smoke) == 2 and smoke[0].settings["limit"] and smoke[0].settings["epochs"] == 1
+
+
+# ------------------------------------------------------------------------------------------- runs
+
+
+def test_runs_are_saved_skipped_when_done_and_restarted_when_unfinished(tmp_path, quiet):
+    protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1])))
+    specs = expand_grid(protocol, only_datasets=["humaid_idai19"])
+    values = {("humaid_idai19", e, 1): (0.5,) for e in ("erm", "hamr", "hamr_wo_awe")}
+    out = tmp_path / "results"
+    calls: list = []
+    counts = run_grid(protocol, out, specs, runner=fake_runner(values, calls))
+    assert counts == {"total": 3, "skipped": 0, "finished": 3, "failed": 0, "restarted": 0}
+    folder = out / "runs" / "humaid_idai19" / "hamr" / "seed1"
+    done = json.loads((folder / "done.json").read_text())
+    assert done["method"] == "hamr" and done["base_method"] == "hamr" and done["seed"] == 1
+    assert done["code_version"]["hamr"] and "finished_at" in done
+    assert json.loads((folder / "run.json").read_text())["config"]["save_model"] is False
+    assert len(json.loads((out / "summary.json").read_text())) == 3
+    assert not (out / "bench.lock").exists()
+
+    calls.clear()
+    counts = run_grid(protocol, out, specs, runner=fake_runner(values, calls))
+    assert calls == [] and counts["skipped"] == 3
+
+    (folder / "done.json").unlink()  # as if the machine stopped mid-run
+    (folder / "half-written.bin").write_text("x")
+    counts = run_grid(protocol, out, specs, runner=fake_runner(values, calls))
+    assert calls == [("humaid_idai19", "hamr", 1)]
+    assert counts["restarted"] == 1 and counts["skipped"] == 2
+    assert not (folder / "half-written.bin").exists() and (folder / "done.json").exists()
+    assert "restarting it from scratch" in (out / "bench.log").read_text()
+
+
+def test_a_failed_run_does_not_stop_the_grid(tmp_path, quiet):
+    protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1])))
+    specs = expand_grid(protocol, only_datasets=["humaid_idai19"])
+    values = {("humaid_idai19", "erm", 1): (0.5,), ("humaid_idai19", "hamr_wo_awe", 1): (0.4,)}
+    counts = run_grid(protocol, tmp_path / "r", specs, runner=fake_runner(values))
+    assert counts["failed"] == 1 and counts["finished"] == 2
+    assert not (tmp_path / "r" / "runs" / "humaid_idai19" / "hamr" / "seed1" / "done.json").exists()
+    assert "FAILED (exit 1)" in (tmp_path / "r" / "bench.log").read_text()
+    assert "boom" in (tmp_path / "r" / "bench.log").read_text()
+
+
+def test_a_second_bench_on_the_same_folder_is_refused(tmp_path, quiet):
+    protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1])))
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "bench.lock").write_text(str(os.getppid()))  # a live process that is not us
+    with pytest.raises(RuntimeError, match="already running"):
+        run_grid(protocol, out, expand_grid(protocol), runner=fake_runner({}))
+
+
+def test_training_cap_is_a_seeded_random_sample_in_file_order(monkeypatch):
+    from hamr import pipeline
+    from hamr.data import DataBundle, Split
+    from hamr.enums import TaskType
+
+    labels = ["a"] * 90 + ["b"] * 10  # sorted by label, like SST-5's file
+    train = Split("train", TaskType.CLASSIFICATION, labels, texts=[f"t{i}" for i in range(100)])
+    bundle = DataBundle("d", TaskType.CLASSIFICATION, train, train, train)
+    monkeypatch.setattr(pipeline, "_load_all", lambda config: bundle)
+
+    def load(seed):
+        return pipeline.load_data(pipeline.RunConfig(dataset="d", seed=seed, max_train_examples=40))
+
+    a, b = load(3), load(3)
+    assert len(a.train) == 40 and a.train.texts == b.train.texts
+    idx = [int(t[1:]) for t in a.train.texts]
+    assert idx == sorted(idx) and len(set(idx)) == 40
+    assert 0 < a.train.labels.count("b") < 10  # the minority is sampled, not cut off
+    assert len(a.validation) == 100 and a.vocab is bundle.vocab
+    assert load(4).train.texts != a.train.texts
+
+
+# ------------------------------------------------------------------------------------------- report
+
+
+def _fake_results(tmp_path: Path) -> Path:
+    raw = _protocol(seeds=[1, 2, 3], methods=[
+        "erm", "icf", "hamr",
+        {"name": "hamr_wo_knn", "method": "hamr", "options": {"ablation": "without_knn"}},
+    ])
+    protocol = load_protocol(_write(tmp_path, raw))
+    values = {}
+    for seed, (e, h, k) in zip((1, 2, 3), ((0.5, 0.7, 0.6), (0.6, 0.8, 0.6), (0.7, 0.9, 0.6))):
+        values[("humaid_idai19", "erm", seed)] = (e, 0.8, 10.0)
+        values[("humaid_idai19", "hamr", seed)] = (h, 0.7, 25.0)
+        values[("humaid_idai19", "hamr_wo_knn", seed)] = (k, 0.7, 20.0)
+        values[("sst5", "erm", seed)] = (0.4, 0.5, 10.0)
+        values[("sst5", "hamr", seed)] = (0.3, 0.4, 20.0)
+    values[("humaid_idai19", "icf", 1)] = (0.65, 0.6, 10.0)  # icf: 2 of 3 seeds finished
+    values[("humaid_idai19", "icf", 2)] = (0.75, 0.6, 10.0)
+    out = tmp_path / "results"
+    run_grid(protocol, out, expand_grid(protocol), runner=fake_runner(values))
+    return out
+
+
+def test_summary_records(tmp_path, quiet):
+    out = _fake_results(tmp_path)
+    records = json.loads((out / "summary.json").read_text())
+    assert len(records) == 3 * 3 + 2 + 2 * 3
+    r = next(r for r in records if (r["dataset"], r["method"], r["seed"]) == ("humaid_idai19", "hamr", 2))
+    assert r["macro_f1"] == 0.8 and r["micro_f1"] == 0.7 and r["val_macro_f1"] == 0.4
+    assert r["protocol"] == "t" and r["base_method"] == "hamr" and r["ablation"] == "full"
+    assert r["train_seconds"] == 25.0 and r["seconds_per_epoch"] == 12.5 and r["peak_memory_mb"] == 1000.0
+    assert r["quartiles"] == {"Q1": 0.1, "Q2": 0.2, "Q3": 0.3, "Q4": 0.4}
+    assert set(r["code_version"]) == {"git", "hamr"} and r["finished_at"]
+
+
+def test_report_tables(tmp_path, quiet):
+    out = _fake_results(tmp_path)
+    text = write_report(out).read_text()
+    table2 = text.split("## Table 2")[1].split("## Table 3")[0]
+    macro = table2.split("**Micro-F1")[0]
+    rows = {line.split(" | ")[0].strip("| "): line for line in macro.splitlines() if line.startswith("| ")}
+    # erm on Idai19: 50, 60, 70 -> mean 60.0, sample sd 10.0; hamr 70, 80, 90 -> 80.0 ± 10.0, the best
+    assert "| 60.0 ± 10.0 |" in rows["erm"]
+    assert "**80.0 ± 10.0**" in rows["hamr"]
+    assert "| 70.0 ± 7.1 (n=2) |" in rows["icf"]  # partial seeds are labelled; sd of 65 and 75 = 7.07
+    assert "**40.0 ± 0.0**" in rows["erm"]  # SST-5: erm beats hamr
+    assert "hamr_wo_knn" not in rows  # ablations go to Table 3
+    micro = table2.split("**Micro-F1")[1]
+    assert "**80.0 ± 0.0**" in micro  # erm's micro-F1 on Idai19 is the best
+    assert "best mean macro-F1 on 1 of the 2 datasets" in table2
+    assert "+5.0 macro-F1 points" in table2  # (+20 on Idai19, -10 on SST-5) / 2
+    assert "63.8 / 81.1" in table2  # the paper's block
+    table3 = text.split("## Table 3")[1].split("## Figure 2")[0]
+    assert "HAMR (hamr)" in table3 and "w/o kNN (hamr_wo_knn)" in table3 and "w/o All = ERM (erm)" in table3
+    assert "60.0 ± 0.0" in table3
+    fig = text.split("## Figure 2")[1].split("## Table 4")[0]
+    assert "| erm | 10.0 | 20.0 | 30.0 | 40.0 | 2 |" in fig
+    assert (out / "quartiles.png").stat().st_size > 1000
+    assert "not available: no HAMR run has hamr_examples.tsv" in text
+    overhead = text.split("## Overhead")[1]
+    line = next(x for x in overhead.splitlines() if x.startswith("| Idai19 | hamr |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[:5] == ["Idai19", "hamr", "3", "25", "12"] and cells[6:] == ["1000", "2.50×", "1.00×"]
+    assert "17 finished runs of 24" in text
+
+
+def test_busy_machine_flag():
+    assert bench._busy({"start": 4.7, "end": 2.0, "cpus": 2})
+    assert not bench._busy({"start": 0.3, "end": 2.1, "cpus": 2})  # the run's own two threads
+    assert not bench._busy(None)
+
+
+def test_report_without_runs(tmp_path):
+    (tmp_path / "empty").mkdir()
+    text = write_report(tmp_path / "empty").read_text()
+    assert "not available: no finished runs" in text
+    with pytest.raises(FileNotFoundError):
+        write_report(tmp_path / "nowhere")
+
+
+def test_table4_from_a_hamr_run(tmp_path, quiet, monkeypatch):
+    """Table 4 rebuilds the run's training split from run.json, checks it against hamr_examples.tsv, and
+    feeds consistency_table (embeddings replaced by random unit vectors: no model is loaded)."""
+    from hamr.data import load_benchmark
+
+    train = load_benchmark("humaid_idai19", limit=40).train
+    raw = _protocol(seeds=[1], datasets=["humaid_idai19"], dataset_settings={}, dataset_method_options={},
+                    settings={"limit": 40}, methods=["hamr"], method_options={"hamr": {"knn_ratio": 0.25}})
+    protocol = load_protocol(_write(tmp_path, raw))
+    out = tmp_path / "results"
+
+    def runner(spec, folder):
+        (folder / "metrics.json").write_text(json.dumps(_metrics(0.5)))
+        m = np.linspace(1, 2, len(train))
+        rows = [f"{i}\t{y}\t{m[i]:.6g}\t0\t0.025" for i, y in enumerate(train.labels)]
+        (folder / "hamr_examples.tsv").write_text("index\tlabel\thardness_m\tboost_b\tprobability_p\n" +
+                                                  "\n".join(rows) + "\n")
+        return 0
+
+    run_grid(protocol, out, expand_grid(protocol), runner=runner)
+    calls = []
+
+    def fake_embed(texts, model=None, **kw):
+        calls.append(list(texts))
+        rng = np.random.default_rng(0)
+        e = rng.normal(size=(len(texts), 8)).astype("float32")
+        return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+    monkeypatch.setattr("hamr.embeddings.embed_texts", fake_embed)
+    table4 = write_report(out).read_text().split("## Table 4")[1].split("## Overhead")[0]
+    assert calls == [train.all_texts()]
+    assert "| Hard Samples |" in table4 and "| runs (seeds) | 1 |" in table4
+
+    tsv = out / "runs" / "humaid_idai19" / "hamr" / "seed1" / "hamr_examples.tsv"
+    lines = tsv.read_text().splitlines()
+    lines[1] = "0\tno_such_class\t1\t0\t0.025"
+    tsv.write_text("\n".join(lines) + "\n")
+    table4 = write_report(out).read_text().split("## Table 4")[1]
+    assert "not available for runs/humaid_idai19/hamr/seed1: example 0" in table4
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_dry_run_and_errors(tmp_path):
+    from typer.testing import CliRunner
+
+    from hamr.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["bench", "run", str(CONFIGS / "smoke.json"), "--out", str(tmp_path / "o"), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert "2 runs" in res.output and not (tmp_path / "o").exists()
+    bad = _write(tmp_path, _protocol(methods=["erm", "magic"]), "bad.json")
+    res = runner.invoke(app, ["bench", "run", str(bad), "--dry-run"])
+    assert res.exit_code == 2 and "methods[1].method" in res.output
