@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+# Tiny models gain nothing from a second thread, and on a shared 2-core machine oversubscribed OpenMP threads
+# were seen to slow steps down tenfold.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def tokenizer():

@@ -319,7 +319,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     with open(out / "epoch_metrics.jsonl", "w") as fh:
         for rec in result["epoch_metrics"]:
             fh.write(json.dumps(rec) + "\n")
-    for fname in ("hamr_diagnostics.jsonl", "hamr_examples.tsv"):
+    for fname in ("hamr_diagnostics.jsonl", "hamr_examples.tsv", "lnr_flips.json", "gbc_selection.json"):
         src = Path(args.output_dir) / fname
         if src.exists():
             shutil.move(str(src), out / fname)

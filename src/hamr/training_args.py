@@ -46,7 +46,7 @@ class ImbalanceArguments(TrainingArguments):
     )
     gbc_weight_lr: float = field(default=1.0, metadata={"help": "GBC (L2RW-style): step size η_w on example weights."})
     gbc_score_examples: int = field(
-        default=256, metadata={"help": "GBC: training examples (seeded sample) whose gradients score the layers."}
+        default=64, metadata={"help": "GBC: training examples (seeded sample) whose gradients score the layers."}
     )
     gbc_inner_lr: float | None = field(
         default=None, metadata={"help": "GBC: step of the virtual SGD step (None: the optimiser's current lr)."}
