@@ -200,6 +200,20 @@ class RunContext:
     def encode(self, split: Split) -> EncodedDataset:
         return encode_split(split, self.tokenizer, self.bundle.vocab, self.config.max_length)
 
+    def trainer_kwargs(self, **overrides: Any) -> dict[str, Any]:
+        """The keyword arguments every method's Trainer takes (a fresh model, the run's data and metrics)."""
+        kwargs = dict(
+            model=self.new_model(),
+            args=self.args,
+            train_dataset=self.train,
+            eval_dataset=self.validation,
+            processing_class=self.tokenizer,
+            compute_metrics=self.compute_metrics,
+            task=self.bundle.task,
+        )
+        kwargs.update(overrides)
+        return kwargs
+
 
 def train_with_method(ctx: RunContext):
     """Build and train the Trainer for ``ctx.config.method``; return the trained Trainer."""
@@ -217,16 +231,10 @@ def train_with_method(ctx: RunContext):
         train_split = meta.train if meta.train is not None else ctx.bundle.train
         train_ds = ctx.encode(train_split) if meta.train is not None else ctx.train
         trainer = HAMRTrainer(
-            model=ctx.new_model(),
-            args=args,
-            train_dataset=train_ds,
-            eval_dataset=ctx.validation,
+            **ctx.trainer_kwargs(train_dataset=train_ds),
             meta_dataset=ctx.encode(meta.split),
             train_texts=train_split.all_texts(),
             group_names=ctx.bundle.vocab.labels,
-            processing_class=ctx.tokenizer,
-            compute_metrics=ctx.compute_metrics,
-            task=ctx.bundle.task,
         )
         t0 = time.perf_counter()
         trainer.prepare_knn()  # embeddings (cached on disk) and the FAISS graph: a one-off cost, timed apart
@@ -237,15 +245,7 @@ def train_with_method(ctx: RunContext):
         from . import baselines
 
         return baselines.train(method, ctx)
-    trainer = ImbalanceTrainer(
-        model=ctx.new_model(),
-        args=ctx.args,
-        train_dataset=ctx.train,
-        eval_dataset=ctx.validation,
-        processing_class=ctx.tokenizer,
-        compute_metrics=ctx.compute_metrics,
-        task=ctx.bundle.task,
-    )
+    trainer = ImbalanceTrainer(**ctx.trainer_kwargs())
     trainer.train()
     return trainer
 

@@ -633,16 +633,6 @@ def meta_size_for(ctx) -> int:
 
 def train_gbc(ctx):
     """GBC end to end on ``ctx`` (see the module docstring); returns the trained :class:`GBCTrainer`."""
-    trainer = GBCTrainer(
-        model=ctx.new_model(),
-        args=ctx.args,
-        train_dataset=ctx.train,
-        eval_dataset=ctx.validation,
-        processing_class=ctx.tokenizer,
-        compute_metrics=ctx.compute_metrics,
-        loss_fn=WeightedCrossEntropy(),
-        task=ctx.bundle.task,
-        meta_size=meta_size_for(ctx),
-    )
+    trainer = GBCTrainer(**ctx.trainer_kwargs(loss_fn=WeightedCrossEntropy()), meta_size=meta_size_for(ctx))
     trainer.train()
     return trainer

@@ -276,16 +276,7 @@ def train_lnr(ctx):
     with open(os.path.join(args.output_dir, FLIPS_FILE), "w") as fh:
         json.dump(summary, fh, indent=2)
 
-    trainer = ImbalanceTrainer(
-        model=ctx.new_model(),
-        args=args,
-        train_dataset=flipped,
-        eval_dataset=ctx.validation,
-        processing_class=ctx.tokenizer,
-        compute_metrics=ctx.compute_metrics,
-        loss_fn=WeightedCrossEntropy(),
-        task=task,
-    )
+    trainer = ImbalanceTrainer(**ctx.trainer_kwargs(args=args, train_dataset=flipped, loss_fn=WeightedCrossEntropy()))
     trainer.lnr_flips = summary
     trainer.train()
     return trainer

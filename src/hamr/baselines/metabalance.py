@@ -198,15 +198,6 @@ class MetaBalanceTrainer(ImbalanceTrainer):
 
 def train_metabalance(ctx):
     """MetaBalance on ``ctx`` (see the module docstring); returns the trained :class:`MetaBalanceTrainer`."""
-    trainer = MetaBalanceTrainer(
-        model=ctx.new_model(),
-        args=ctx.args,
-        train_dataset=ctx.train,
-        eval_dataset=ctx.validation,
-        processing_class=ctx.tokenizer,
-        compute_metrics=ctx.compute_metrics,
-        loss_fn=WeightedCrossEntropy(),
-        task=ctx.bundle.task,
-    )
+    trainer = MetaBalanceTrainer(**ctx.trainer_kwargs(loss_fn=WeightedCrossEntropy()))
     trainer.train()
     return trainer
