@@ -26,6 +26,7 @@ from torch.func import functional_call
 from torch.utils.data import Dataset, WeightedRandomSampler
 from transformers import Trainer, TrainerCallback
 
+from .distributed import global_mean, global_zscore
 from .enums import HypergradBackend, InnerLR, Method, TaskType, WNetInputs
 from .losses import WeightedCrossEntropy, build_loss, class_counts_from_labels, per_example_ce
 from .resampling import HardnessMemory, HardnessSampler, build_knn, neighbourhood_boost, sampling_probabilities
@@ -258,6 +259,10 @@ class HAMRTrainer(ImbalanceTrainer):
             fd_epsilon=args.fd_epsilon,
             device=args.device,
         )
+        if self.accelerator.num_processes > 1:  # DDP: mean_B s over the global batch of all ranks
+            self.reweighter.batch_mean = global_mean
+        if args.fp16:  # method.md §2: explicit (dynamic) loss scaling of the inner and meta gradients
+            self.reweighter.loss_scale = 2.0**16
         self.memory = HardnessMemory(
             n, args.memory_mode, gamma=self.settings["memory_gamma"], eps=self.settings["memory_eps"]
         )
@@ -287,7 +292,7 @@ class HAMRTrainer(ImbalanceTrainer):
         return torch.as_tensor(feature, dtype=torch.float32), prior
 
     def _features(self, hardness: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = batch_zscore(hardness)
+        z = global_zscore(hardness) if self.accelerator.num_processes > 1 else batch_zscore(hardness)
         idx = index.cpu()
         prior = None if self._prior is None else self._prior[idx].to(z.device)
         if self.args.wnet_inputs == WNetInputs.LOSS_CLASS:
@@ -311,9 +316,11 @@ class HAMRTrainer(ImbalanceTrainer):
         if self.embeddings is None:
             from .embeddings import embed_texts
 
-            self.embeddings = embed_texts(
-                self._texts(), self.args.embedding_model, cache_dir=self.args.embedding_cache_dir
-            )
+            # DDP: the first process of each node embeds and fills the disk cache, the others then read it
+            with self.args.main_process_first(local=True, desc="hamr: embedding the training texts"):
+                self.embeddings = embed_texts(
+                    self._texts(), self.args.embedding_model, cache_dir=self.args.embedding_cache_dir
+                )
         self.knn = build_knn(np.asarray(self.embeddings), self.args.knn_k)
 
     def train(self, *args, **kwargs):
@@ -392,7 +399,7 @@ class HAMRTrainer(ImbalanceTrainer):
         else:
             weights = torch.ones_like(train_loss)
             h = hardness.detach()
-            memory_values = h / h.mean().clamp_min(1e-12)
+            memory_values = h / global_mean(h).clamp_min(1e-12)
         loss = (weights * train_loss).mean()
         idx, val = self._gather(index, memory_values)
         self.memory.update(idx, val)
@@ -528,7 +535,7 @@ class HAMRTrainer(ImbalanceTrainer):
 
     def _save_checkpoint(self, model, trial) -> None:
         super()._save_checkpoint(model, trial)
-        if self.is_world_process_zero():
+        if self.args.should_save:  # like the Trainer's own files: world rank 0, or each node's with save_on_each_node
             from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
             folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")

@@ -52,9 +52,13 @@ def batch_zscore(hardness: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return (h - h.mean()) / h.std(unbiased=False).clamp_min(eps) if h.numel() > 1 else torch.zeros_like(h)
 
 
-def normalise_weights(s: torch.Tensor, w_min: float = 0.1, w_max: float = 8.0) -> torch.Tensor:
-    """w_i = clip(s_i / (mean_B s + 1e-6), w_min, w_max), the mean detached."""
-    return (s / (s.mean().detach() + 1e-6)).clamp(w_min, w_max)
+def normalise_weights(
+    s: torch.Tensor, w_min: float = 0.1, w_max: float = 8.0, mean: torch.Tensor | None = None
+) -> torch.Tensor:
+    """w_i = clip(s_i / (mean_B s + 1e-6), w_min, w_max), the mean detached. ``mean``: mean_B s computed by the
+    caller (under DDP: over the global batch of all ranks, see :func:`hamr.distributed.global_mean`)."""
+    mean = s.mean() if mean is None else mean
+    return (s / (mean.detach() + 1e-6)).clamp(w_min, w_max)
 
 
 def select_lookahead(model: nn.Module, scope: LookaheadScope, last_k: int = 1) -> Params:
@@ -139,6 +143,14 @@ class MetaReweighter:
     ``train_loss_at(params)`` must return the per-example training losses of the current batch with the
     look-ahead parameters replaced by ``params`` (``None``: the model's own); ``meta_loss_at(params)`` the
     mean loss of a meta batch at ``params``. The caller owns batching, the model and its forward passes.
+
+    ``batch_mean`` (optional) maps the detached s of this process's batch to mean_B s; under DDP the trainer
+    sets it to the mean over the global batch of all ranks. ``loss_scale`` (fp16, method.md §2): the inner
+    (virtual-step) loss and the meta loss are multiplied by it before ``autograd.grad`` and the gradients
+    divided by it after, so fp16 activation gradients neither underflow nor lose precision; a power of two
+    leaves fp32/bf16 results unchanged. With ``dynamic_loss_scale`` a non-finite step halves the scale (the
+    step is skipped by the non-finite guard) and ``loss_scale_growth_interval`` finite steps in a row double it.
+    The weight net itself always runs in fp32 (autocast is switched off around it).
     """
 
     def __init__(
@@ -154,8 +166,17 @@ class MetaReweighter:
         backend: HypergradBackend = HypergradBackend.EXACT,
         fd_epsilon: float = 0.01,
         device: torch.device | str = "cpu",
+        batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        loss_scale: float | None = None,
+        dynamic_loss_scale: bool = True,
+        loss_scale_growth_interval: int = 2000,
     ) -> None:
         self.net = WeightNet(in_features, hidden, init_bias).to(device)
+        self.batch_mean = batch_mean
+        self.loss_scale = None if loss_scale is None else float(loss_scale)
+        self.dynamic_loss_scale = dynamic_loss_scale
+        self.loss_scale_growth_interval = int(loss_scale_growth_interval)
+        self._finite_in_a_row = 0
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, weight_decay=weight_decay)
         self.w_min, self.w_max = w_min, w_max
         self.backend = HypergradBackend.parse(backend)
@@ -168,10 +189,12 @@ class MetaReweighter:
         """w(features; φ), differentiable in φ. ``prior`` (per example, positive) multiplies s before the
         normalisation: a class-level starting point that the weight net refines per example."""
         dtype = self.net.fc1.weight.dtype
-        s = torch.sigmoid(self.net(features.to(dtype)))
-        if prior is not None:
-            s = s * prior.to(dtype)
-        return normalise_weights(s, self.w_min, self.w_max)
+        with torch.autocast(device_type=features.device.type, enabled=False):  # the weight net stays in fp32
+            s = torch.sigmoid(self.net(features.to(dtype)))
+            if prior is not None:
+                s = s * prior.to(dtype)
+            mean = None if self.batch_mean is None else self.batch_mean(s.detach())
+            return normalise_weights(s, self.w_min, self.w_max, mean=mean)
 
     @torch.no_grad()
     def weights_no_grad(self, features: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
@@ -192,29 +215,33 @@ class MetaReweighter:
         names = list(params)
         tensors = [params[n] for n in names]
         phi = list(self.net.parameters())
+        scale = self.loss_scale or 1.0
         if self.backend == HypergradBackend.EXACT:
             w = self.weights(features, prior)
             inner = (w * losses).mean()
-            grads = torch.autograd.grad(inner, tensors, create_graph=True, retain_graph=True, allow_unused=True)
-            virtual = {
-                n: (p - inner_lr * g) if g is not None else p for n, p, g in zip(names, tensors, grads)
-            }
-            meta_loss = meta_loss_at(virtual)
-            hyper = torch.autograd.grad(meta_loss, phi, allow_unused=True)
-            hyper = [torch.zeros_like(p) if h is None else h for p, h in zip(phi, hyper)]
-            return hyper, float(meta_loss.detach())
+            if self.loss_scale is None:
+                grads = torch.autograd.grad(inner, tensors, create_graph=True, retain_graph=True, allow_unused=True)
+                virtual = {
+                    n: (p - inner_lr * g) if g is not None else p for n, p, g in zip(names, tensors, grads)
+                }
+                meta_loss = meta_loss_at(virtual)
+                hyper = torch.autograd.grad(meta_loss, phi, allow_unused=True)
+                hyper = [torch.zeros_like(p) if h is None else h for p, h in zip(phi, hyper)]
+                return hyper, float(meta_loss.detach())
+            return self._scaled_exact_hypergradient(names, tensors, phi, inner, meta_loss_at, inner_lr, scale)
         if train_loss_at is None:
             raise ValueError("the finite-difference backend needs train_loss_at")
-        with torch.no_grad():
-            w_detached = self.weights(features, prior)
-        grads = torch.autograd.grad((w_detached * losses).mean(), tensors, retain_graph=True, allow_unused=True)
+        w = self.weights(features, prior)  # one call (under DDP its batch mean is a collective), reused below
+        grads = torch.autograd.grad(
+            (w.detach() * losses).mean() * scale, tensors, retain_graph=True, allow_unused=True
+        )
         virtual = {
-            n: ((p - inner_lr * g) if g is not None else p).detach().requires_grad_(True)
+            n: ((p - (inner_lr / scale) * g) if g is not None else p).detach().requires_grad_(True)
             for n, p, g in zip(names, tensors, grads)
         }
         meta_loss = meta_loss_at(virtual)
-        v = torch.autograd.grad(meta_loss, [virtual[n] for n in names], allow_unused=True)
-        v = [torch.zeros_like(p) if g is None else g for p, g in zip(tensors, v)]
+        v = torch.autograd.grad(meta_loss * scale, [virtual[n] for n in names], allow_unused=True)
+        v = [torch.zeros_like(p) if g is None else g / scale for p, g in zip(tensors, v)]
         norm = torch.sqrt(sum((g.double() ** 2).sum() for g in v)).item()
         if norm == 0.0 or not math.isfinite(norm):
             return [torch.zeros_like(p) for p in phi], float(meta_loss.detach())
@@ -231,9 +258,29 @@ class MetaReweighter:
                 l_minus = train_loss_at(minus)
             dloss = (l_plus - l_minus) / (2 * eps)
         # d/dφ of −η · mean(w(φ) · ∂ℓ/∂θ·v)
-        surrogate = -inner_lr * (self.weights(features, prior) * dloss).mean()
-        hyper = torch.autograd.grad(surrogate, phi, allow_unused=True)
-        hyper = [torch.zeros_like(p) if h is None else h for p, h in zip(phi, hyper)]
+        surrogate = -inner_lr * (w * dloss).mean()
+        hyper = torch.autograd.grad(surrogate * scale, phi, allow_unused=True)
+        hyper = [torch.zeros_like(p) if h is None else h / scale for p, h in zip(phi, hyper)]
+        return hyper, float(meta_loss.detach())
+
+    def _scaled_exact_hypergradient(self, names, tensors, phi, inner, meta_loss_at, inner_lr, scale):
+        """The exact hypergradient with loss scale S, in three backward passes, each at a scale that keeps fp16
+        activation gradients in range: (1) g_S = ∇_θ(S·inner) with graph, θ' = θ − (η/S)·g_S; (2) the
+        first-order meta gradient v_S = ∇_θ'(S·L_meta); (3) (∂θ'/∂φ)ᵀ applied to S·v_S, so the second-order
+        pass carries η·S·∇L_meta (one pass from S·L_meta would carry η·∇L_meta, which underflows fp16 for a
+        small η), and the result is divided by S². Powers of two leave fp32 results unchanged."""
+        grads = torch.autograd.grad(inner * scale, tensors, create_graph=True, retain_graph=True, allow_unused=True)
+        virtual = {n: (p - (inner_lr / scale) * g) if g is not None else p for n, p, g in zip(names, tensors, grads)}
+        meta_loss = meta_loss_at(virtual)
+        moved = [n for n, g in zip(names, grads) if g is not None]
+        v = torch.autograd.grad(meta_loss * scale, [virtual[n] for n in moved], allow_unused=True)
+        pairs = [(virtual[n], g) for n, g in zip(moved, v) if g is not None]
+        if not pairs:
+            return [torch.zeros_like(p) for p in phi], float(meta_loss.detach())
+        hyper = torch.autograd.grad(
+            [t for t, _ in pairs], phi, grad_outputs=[g * scale for _, g in pairs], allow_unused=True
+        )
+        hyper = [torch.zeros_like(p) if h is None else h / (scale * scale) for p, h in zip(phi, hyper)]
         return hyper, float(meta_loss.detach())
 
     def step(
@@ -252,13 +299,19 @@ class MetaReweighter:
         ``grad_hook`` may transform the hypergradients in place before the step (e.g. an all-reduce)."""
         self.num_steps += 1
         hyper, meta_loss = self.hypergradient(features, losses, params, meta_loss_at, inner_lr, train_loss_at, prior)
+        if not math.isfinite(meta_loss):  # poison the gradients so an all-reducing grad_hook skips on every rank
+            hyper = [torch.full_like(h, float("nan")) for h in hyper]
         if grad_hook is not None:
             grad_hook(hyper)
-        finite = all(torch.isfinite(h).all() for h in hyper) and math.isfinite(meta_loss)
+        finite = all(torch.isfinite(h).all() for h in hyper)
         norm = float(torch.sqrt(sum((h.double() ** 2).sum() for h in hyper))) if finite else float("nan")
+        self._update_loss_scale(finite)
         if not finite:
             self.num_skipped += 1
-            logger.warning("meta step %d skipped: non-finite weight-net gradient or meta loss", self.num_steps)
+            logger.warning(
+                "meta step %d skipped: non-finite weight-net gradient or meta loss%s", self.num_steps,
+                f" (loss scale now {self.loss_scale:g})" if self.loss_scale is not None else "",
+            )
             return MetaStepResult(meta_loss, True, norm)
         backup = [p.detach().clone() for p in self.net.parameters()]
         for p, h in zip(self.net.parameters(), hyper):
@@ -274,6 +327,20 @@ class MetaReweighter:
             return MetaStepResult(meta_loss, True, norm)
         return MetaStepResult(meta_loss, False, norm)
 
+    def _update_loss_scale(self, finite: bool) -> None:
+        """Dynamic loss scaling (GradScaler's rule): halve on a non-finite step, double after
+        ``loss_scale_growth_interval`` finite steps in a row."""
+        if self.loss_scale is None or not self.dynamic_loss_scale:
+            return
+        if not finite:
+            self.loss_scale = max(self.loss_scale * 0.5, 2.0**-24)
+            self._finite_in_a_row = 0
+            return
+        self._finite_in_a_row += 1
+        if self._finite_in_a_row >= self.loss_scale_growth_interval:
+            self.loss_scale *= 2.0
+            self._finite_in_a_row = 0
+
     # -- checkpointing -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
@@ -281,6 +348,8 @@ class MetaReweighter:
             "optimizer": self.optimizer.state_dict(),
             "num_skipped": self.num_skipped,
             "num_steps": self.num_steps,
+            "loss_scale": self.loss_scale,
+            "finite_in_a_row": self._finite_in_a_row,
         }
 
     def load_state_dict(self, state: Mapping) -> None:
@@ -288,3 +357,6 @@ class MetaReweighter:
         self.optimizer.load_state_dict(state["optimizer"])
         self.num_skipped = int(state["num_skipped"])
         self.num_steps = int(state["num_steps"])
+        if state.get("loss_scale") is not None:  # states written before loss scaling existed have none
+            self.loss_scale = float(state["loss_scale"])
+        self._finite_in_a_row = int(state.get("finite_in_a_row", 0))
