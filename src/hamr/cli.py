@@ -222,3 +222,7 @@ app.add_typer(bench_app, name="bench")
 def main() -> None:  # pragma: no cover
     logging.basicConfig(level=os.environ.get("HAMR_LOG_LEVEL", "WARNING"))
     app()
+
+
+if __name__ == "__main__":  # python -m hamr.cli (torchrun -m / accelerate launch -m)
+    main()

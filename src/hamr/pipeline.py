@@ -311,11 +311,13 @@ def run(config: RunConfig) -> dict[str, Any]:
             pred = trainer.predict(encoded[name], metric_key_prefix=name)
             result[name] = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids,
                                                 gold_split=bundle.splits()[name])
-            if name == "test":
+            if name == "test" and trainer.is_world_process_zero():
                 _write_predictions(out / "test_predictions.tsv", task, bundle.test, pred.predictions,
                                    pred.label_ids, bundle)
     result["epoch_metrics"] = _epoch_metrics(trainer.state.log_history)
     result["peak_memory_mb"] = peak_memory_mb()
+    if not trainer.is_world_process_zero():  # under torchrun every rank evaluates; one writes
+        return result
     with open(out / "epoch_metrics.jsonl", "w") as fh:
         for rec in result["epoch_metrics"]:
             fh.write(json.dumps(rec) + "\n")
