@@ -157,3 +157,11 @@ def test_class_prior_and_class_aware_inputs(tmp_path, tokenizer, idai):
     meta_classes = np.unique(tr.meta_groups)
     got = np.bincount(batch["labels"].numpy(), minlength=len(tr.group_names))
     assert (got[meta_classes] >= 12 // len(meta_classes)).all()  # round robin: every class present
+
+
+def test_one_meta_step_per_optimiser_step_with_gradient_accumulation(tmp_path, tokenizer, idai):
+    tr = _trainer(tmp_path, tokenizer, idai, num_train_epochs=1, per_device_train_batch_size=8,
+                  gradient_accumulation_steps=2, meta_interval=2)
+    tr.train()
+    assert len(tr.seen) == 2 * tr.state.global_step  # two micro-batches per optimiser step
+    assert tr.meta_steps == (tr.state.global_step + 1) // 2  # steps 0, 2, 4, ...

@@ -272,6 +272,7 @@ class HAMRTrainer(ImbalanceTrainer):
         )
         self.knn = None
         self.meta_steps = 0
+        self._last_meta_global_step = -1
         self._epoch_weights: list[tuple[np.ndarray, np.ndarray]] = []
         self._log_acc: dict[str, list[float]] = defaultdict(list)
         self.add_callback(_HAMRCallback(self))
@@ -384,7 +385,11 @@ class HAMRTrainer(ImbalanceTrainer):
         index = self._pop_index(inputs, required=True)
         labels = inputs.pop("labels")
         args: HAMRArguments = self.args
-        meta_due = args.uses_awe and self.state.global_step % args.meta_interval == 0
+        step = self.state.global_step
+        # once per optimiser step (the first micro-batch when gradients accumulate), every meta_interval steps
+        meta_due = args.uses_awe and step % args.meta_interval == 0 and step != self._last_meta_global_step
+        if meta_due:
+            self._last_meta_global_step = step
         exact = args.hypergrad_backend == HypergradBackend.EXACT
         attention = math_attention() if (meta_due and exact) else nullcontext()
         with attention:
