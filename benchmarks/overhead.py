@@ -72,6 +72,7 @@ def main() -> None:
             tr = HAMRTrainer(model=model, args=HAMRArguments(**common, **CONFIGS[name]), train_dataset=train,
                              meta_dataset=meta, processing_class=tok, embeddings=emb, task=bundle.task)
         tr.create_optimizer_and_scheduler(num_training_steps=1000)
+        tr.current_gradient_accumulation_steps = 1
         trainers[name] = tr
     times: dict[str, list[float]] = {n: [] for n in trainers}
     for step, batch in enumerate(batches):
