@@ -315,6 +315,8 @@ def run(config: RunConfig) -> dict[str, Any]:
                 _write_predictions(out / "test_predictions.tsv", task, bundle.test, pred.predictions,
                                    pred.label_ids, bundle)
     result["epoch_metrics"] = _epoch_metrics(trainer.state.log_history)
+    result["train_losses"] = [rec["loss"] for rec in trainer.state.log_history if "loss" in rec]
+    result["test_examples"] = len(bundle.test) if bundle.test is not None else 0
     result["peak_memory_mb"] = peak_memory_mb()
     if not trainer.is_world_process_zero():  # under torchrun every rank evaluates; one writes
         return result

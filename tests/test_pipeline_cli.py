@@ -1,0 +1,77 @@
+"""The user's path end to end: `hamr train` / `hamr evaluate` / `hamr data stats` on real data, and a tiny
+model whose training loss goes down."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import tiny_bert
+from hamr import pipeline
+from hamr.cli import app, parse_options
+from hamr.enums import Method
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def tiny_models(monkeypatch, tokenizer):
+    """Every model the pipeline loads is a tiny random BERT (the packaged tokenizer's vocabulary)."""
+
+    def fake_load_model(task, vocab, model_name_or_path=None, **kw):
+        m = tiny_bert(tokenizer, len(vocab), str(task), dropout=0.0)
+        m.config.id2label, m.config.label2id = vocab.id2label, vocab.label2id
+        return m
+
+    monkeypatch.setattr(pipeline, "load_model", fake_load_model)
+
+
+@pytest.mark.parametrize("dataset", ["humaid_idai19", "tweetner7"])
+def test_training_loss_goes_down_on_real_data(tiny_models, tmp_path, dataset):
+    result = pipeline.run(pipeline.RunConfig(
+        dataset=dataset, limit=64, epochs=6, batch_size=16, max_length=32, learning_rate=2e-3,
+        output_dir=str(tmp_path), save_model=False, evaluate_each_epoch=False,
+        options={"logging_steps": 4, "disable_tqdm": True},
+    ))
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["train_examples"] == 64 and written["train_losses"] == result["train_losses"]
+    train_losses = result["train_losses"]
+    assert len(train_losses) >= 4
+    assert train_losses[-1] < train_losses[0] - 0.15, train_losses  # and it falls steadily:
+    assert all(b < a + 0.05 for a, b in zip(train_losses, train_losses[1:])), train_losses
+    assert (tmp_path / "test_predictions.tsv").read_text().count("\n") == 1 + result["test_examples"]
+
+
+def test_cli_train_then_evaluate_a_saved_model(tiny_models, tmp_path):
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "--dataset", "humaid_idai19", "--limit", "48", "--epochs", "1",
+                            "--max-length", "32", "--output-dir", str(out), "-o", "logging_steps=100"])
+    assert r.exit_code == 0, r.output
+    assert "macro-F1" in r.output and "missing_or_found_people" in r.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    r = runner.invoke(app, ["evaluate", str(out / "model"), "--dataset", "humaid_idai19", "--limit", "48",
+                            "--max-length", "32", "--output", str(tmp_path / "eval.json")])
+    assert r.exit_code == 0, r.output
+    again = json.loads((tmp_path / "eval.json").read_text())["test"]
+    assert again["macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
+    assert again["micro_f1"] == pytest.approx(metrics["test"]["micro_f1"])
+
+
+def test_cli_data_stats_prints_the_split_sizes():
+    r = runner.invoke(app, ["data", "stats", "mit_restaurant", "--json"])
+    assert r.exit_code == 0, r.output
+    stats = json.loads(r.output)
+    assert stats["sizes"] == {"train": 6900, "validation": 760, "test": 1521}
+
+
+def test_cli_options_are_typed_and_checked():
+    opts = parse_options(["lookahead_scope=head", "meta_interval=2", "wnet_lr=none", "faithful=true"], Method.HAMR)
+    assert opts == {"lookahead_scope": "head", "meta_interval": 2, "wnet_lr": None, "faithful": True}
+    with pytest.raises(Exception, match="not a field"):
+        parse_options(["no_such_field=1"], Method.HAMR)
+    with pytest.raises(Exception, match="lookahead_scope"):
+        parse_options(["lookahead_scope=everything"], Method.HAMR)
+    with pytest.raises(Exception, match="not a field"):
+        parse_options(["lookahead_scope=head"], Method.ERM)  # a HAMR field is not an ERM option
