@@ -75,3 +75,17 @@ def test_cli_options_are_typed_and_checked():
         parse_options(["lookahead_scope=everything"], Method.HAMR)
     with pytest.raises(Exception, match="not a field"):
         parse_options(["lookahead_scope=head"], Method.ERM)  # a HAMR field is not an ERM option
+
+
+def test_diagnostics_plot_from_a_run_folder(tmp_path):
+    diag = [{"epoch": e, "weights_per_class": {"a": {"mean": 1.0 + e / 10, "q10": 0.9, "q90": 1.3}},
+             "sampling_mass_per_class": {"a": 0.3, "b": 0.7}} for e in (1, 2)]
+    (tmp_path / "hamr_diagnostics.jsonl").write_text("\n".join(json.dumps(d) for d in diag))
+    (tmp_path / "epoch_metrics.jsonl").write_text(json.dumps({"epoch": 1, "f1/a": 0.5, "f1/b": 0.1}))
+    r = runner.invoke(app, ["plot", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    png = (tmp_path / "diagnostics.png").read_bytes()
+    assert png[:4] == b"\x89PNG" and len(png) > 5000
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert runner.invoke(app, ["plot", str(empty)]).exit_code != 0

@@ -174,6 +174,17 @@ def evaluate(
         output.write_text(json.dumps(result, indent=2, default=str))
 
 
+@app.command()
+def plot(run_dir: Path = typer.Argument(..., help="A run folder written by `hamr train`.")) -> None:
+    """Plot a run's per-epoch diagnostics: learned weights and sampling mass per class, validation F1."""
+    from .diagnostics import plot_run
+
+    path = plot_run(run_dir)
+    if path is None:
+        raise typer.BadParameter(f"{run_dir}: no hamr_diagnostics.jsonl or per-class epoch_metrics.jsonl to plot")
+    console.print(f"[green]wrote[/green] {path}")
+
+
 @data_app.command("list")
 def data_list() -> None:
     """The benchmark datasets known by name."""

@@ -327,6 +327,9 @@ def run(config: RunConfig) -> dict[str, Any]:
         src = Path(args.output_dir) / fname
         if src.exists():
             shutil.move(str(src), out / fname)
+    from .diagnostics import plot_run
+
+    plot_run(out)
     if (Path(args.output_dir)).is_dir() and not any(Path(args.output_dir).iterdir()):
         Path(args.output_dir).rmdir()
     if config.save_model:
