@@ -146,3 +146,16 @@ def test_lookahead_scopes_on_a_transformer_like_model():
     with pytest.raises(ValueError, match="LoRA"):
         select_lookahead(m, "lora")
     assert math.isfinite(sum(p.sum().item() for p in select_lookahead(m, "all").values()))
+
+
+def test_faithful_mode_sets_the_reference_behaviour():
+    from hamr.enums import MemoryMode
+    from hamr.training_args import HAMRArguments
+
+    a = HAMRArguments(output_dir="/tmp/hamr_faithful", faithful=True, lookahead_scope="head", report_to=[])
+    assert a.lookahead_scope == LookaheadScope.ALL and a.memory_mode == MemoryMode.FAITHFUL
+    assert a.knn_include_self and a.meta_strip_from_train
+    assert a.resolved("ner")["ner_train_max_token"] and a.resolved("ner")["memory_gamma"] == 0.99
+    d = HAMRArguments(output_dir="/tmp/hamr_default", report_to=[])
+    assert d.memory_mode == MemoryMode.EMA and not d.resolved("ner")["ner_train_max_token"]
+    assert d.resolved("classification")["memory_gamma"] == 0.7

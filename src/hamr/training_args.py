@@ -79,8 +79,8 @@ class HAMRArguments(ImbalanceArguments):
     faithful: bool = field(
         default=False,
         metadata={
-            "help": "Reproduce the paper's code: global-decay memory (γ 0.99), NER trained on the max-token loss, "
-            "kNN hits include the hard example itself, meta examples removed from train."
+            "help": "Reproduce the paper's code: look-ahead over all parameters, global-decay memory (γ 0.99), NER "
+            "trained on the max-token loss, kNN hits include the hard example itself, meta examples removed from train."
         },
     )
     ablation: AblationMode = field(default=AblationMode.FULL, metadata={"help": "Paper Table 3 ablation."})
@@ -148,6 +148,7 @@ class HAMRArguments(ImbalanceArguments):
         if self.class_prior_power < 0:
             raise ValueError(f"HAMRArguments.class_prior_power must be >= 0, got {self.class_prior_power}")
         if self.faithful:
+            self.lookahead_scope = LookaheadScope.ALL
             self.memory_mode = MemoryMode.FAITHFUL
             self.knn_include_self = True
             self.meta_strip_from_train = True
