@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Issue 7 screening on Cyclone-Idai19 (seed 42, the method.md §10 setting), chosen on validation.
+# Resumable like issue_runs.sh. Usage: bash benchmarks/runs/issue7_runs.sh
+set -u
+cd "$(dirname "$0")/../.."
+source benchmarks/runs/lib.sh
+CLS="--epochs 3 --max-length 64 --batch-size 16"
+NER="--epochs 3 --max-length 128 --batch-size 16"
+# the meta objective made balanced: meta batches round-robin over classes
+run humaid_idai19 hamr_balmeta $CLS --method hamr -o meta_class_balanced=true
+run humaid_idai19 hamr_balmeta_prior05 $CLS --method hamr -o meta_class_balanced=true -o class_prior_power=0.5
+run tweetner7 hamr_last1 $NER --method hamr
+run humaid_idai19 hamr_balmeta_cls $CLS --method hamr -o meta_class_balanced=true -o wnet_inputs=loss_class -o wnet_lr=1e-3
