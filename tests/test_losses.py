@@ -76,9 +76,11 @@ LOGITS_2 = torch.tensor([[0.0, 0.0], [0.0, LN3]])
 def test_weighted_ce_by_hand():
     labels = torch.tensor([0, 1])
     assert WeightedCrossEntropy()(LOGITS_2, labels).item() == pytest.approx((LN2 + LN4_3) / 2)
-    # mean of w_y * CE, not divided by the weight sum (torch would divide by 2 + 0.5)
+    # the weighted mean, as torch's cross_entropy(weight=...): divided by the weight sum 2 + 0.5
     got = WeightedCrossEntropy([2.0, 0.5])(LOGITS_2, labels).item()
-    assert got == pytest.approx((2.0 * LN2 + 0.5 * LN4_3) / 2)
+    assert got == pytest.approx((2.0 * LN2 + 0.5 * LN4_3) / 2.5)
+    torch_ref = torch.nn.functional.cross_entropy(LOGITS_2, labels, weight=torch.tensor([2.0, 0.5])).item()
+    assert got == pytest.approx(torch_ref)
     approx_list(WeightedCrossEntropy([2.0, 0.5], reduction="none")(LOGITS_2, labels), [2 * LN2, 0.5 * LN4_3])
 
 
