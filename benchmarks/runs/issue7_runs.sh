@@ -8,6 +8,7 @@ CLS="--epochs 3 --max-length 64 --batch-size 16"
 NER="--epochs 3 --max-length 128 --batch-size 16"
 # the meta objective made balanced: meta batches round-robin over classes
 run humaid_idai19 hamr_balmeta $CLS --method hamr -o meta_class_balanced=true
-run humaid_idai19 hamr_balmeta_prior05 $CLS --method hamr -o meta_class_balanced=true -o class_prior_power=0.5
+# ... with a weight net ten times faster and a class-level start between ERM and ICF
+run humaid_idai19 hamr_balmeta_prior05_lr1e-3 $CLS --method hamr -o meta_class_balanced=true -o class_prior_power=0.5 -o wnet_lr=1e-3
 run tweetner7 hamr_last1 $NER --method hamr
 run humaid_idai19 hamr_balmeta_cls $CLS --method hamr -o meta_class_balanced=true -o wnet_inputs=loss_class -o wnet_lr=1e-3
