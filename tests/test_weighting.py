@@ -154,8 +154,8 @@ def test_faithful_mode_sets_the_reference_behaviour():
 
     a = HAMRArguments(output_dir="/tmp/hamr_faithful", faithful=True, lookahead_scope="head", report_to=[])
     assert a.lookahead_scope == LookaheadScope.ALL and a.memory_mode == MemoryMode.FAITHFUL
-    assert a.knn_include_self and a.meta_strip_from_train
+    assert a.knn_include_self and a.meta_strip_from_train and not a.meta_class_balanced
     assert a.resolved("ner")["ner_train_max_token"] and a.resolved("ner")["memory_gamma"] == 0.99
     d = HAMRArguments(output_dir="/tmp/hamr_default", report_to=[])
-    assert d.memory_mode == MemoryMode.EMA and not d.resolved("ner")["ner_train_max_token"]
+    assert d.memory_mode == MemoryMode.EMA and not d.resolved("ner")["ner_train_max_token"] and d.meta_class_balanced
     assert d.resolved("classification")["memory_gamma"] == 0.7

@@ -100,7 +100,12 @@ class HAMRArguments(ImbalanceArguments):
         },
     )
     meta_class_balanced: bool = field(
-        default=False, metadata={"help": "Draw meta batches class-balanced (round robin over classes)."}
+        default=True,
+        metadata={
+            "help": "Draw meta batches round robin over classes, so the meta loss is a balanced objective (the "
+            "median-balanced meta set alone keeps its largest class at ~30% of a batch on Cyclone-Idai19). "
+            "False: uniform batches from the meta set, as the paper."
+        },
     )
     weight_min: float = field(default=0.1, metadata={"help": "Lower clip of the normalised weights."})
     weight_max: float = field(default=8.0, metadata={"help": "Upper clip of the normalised weights."})
@@ -149,6 +154,7 @@ class HAMRArguments(ImbalanceArguments):
             raise ValueError(f"HAMRArguments.class_prior_power must be >= 0, got {self.class_prior_power}")
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
+            self.meta_class_balanced = False
             self.memory_mode = MemoryMode.FAITHFUL
             self.knn_include_self = True
             self.meta_strip_from_train = True
