@@ -10,5 +10,7 @@ NER="--epochs 3 --max-length 128 --batch-size 16"
 run humaid_idai19 hamr_balmeta $CLS --method hamr -o meta_class_balanced=true
 # ... with a weight net ten times faster and a class-level start between ERM and ICF
 run humaid_idai19 hamr_balmeta_prior05_lr1e-3 $CLS --method hamr -o meta_class_balanced=true -o class_prior_power=0.5 -o wnet_lr=1e-3
+# the cheapest look-ahead that fits 1.5x ERM per epoch (benchmarks/results/overhead_humaid_idai19.md)
+run humaid_idai19 hamr_balmeta_head_int2 $CLS --method hamr -o meta_class_balanced=true -o lookahead_scope=head -o meta_interval=2
 run tweetner7 hamr_last1 $NER --method hamr
 run humaid_idai19 hamr_balmeta_cls $CLS --method hamr -o meta_class_balanced=true -o wnet_inputs=loss_class -o wnet_lr=1e-3
