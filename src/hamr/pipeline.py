@@ -250,6 +250,14 @@ def train_with_method(ctx: RunContext):
     return trainer
 
 
+def _method_settings(args: ImbalanceArguments) -> dict[str, str]:
+    """Every field the method's arguments add to TrainingArguments, as run (defaults included)."""
+    from transformers import TrainingArguments
+
+    base = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return {f.name: str(getattr(args, f.name)) for f in dataclasses.fields(args) if f.name not in base}
+
+
 def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle) -> None:
     gold, pred = predictions_to_labels(task, logits, label_ids, bundle.vocab)
     with open(path, "w", encoding="utf-8") as fh:
@@ -298,6 +306,7 @@ def run(config: RunConfig) -> dict[str, Any]:
         "batch_size": config.batch_size,
         "learning_rate": args.learning_rate,
         "options": {k: str(v) for k, v in config.options.items()},
+        "method_settings": _method_settings(args),
         "train_examples": len(bundle.train),
         "max_train_examples": config.max_train_examples,
         "truncated": {k: v.num_truncated for k, v in encoded.items()},
