@@ -159,3 +159,6 @@ def test_faithful_mode_sets_the_reference_behaviour():
     d = HAMRArguments(output_dir="/tmp/hamr_default", report_to=[])
     assert d.memory_mode == MemoryMode.EMA and not d.resolved("ner")["ner_train_max_token"] and d.meta_class_balanced
     assert d.resolved("classification")["memory_gamma"] == 0.7
+    assert d.resolved("classification")["class_prior_power"] == 0.5 and d.resolved("ner")["class_prior_power"] == 0.0
+    assert d.resolved("classification")["wnet_lr"] == 1e-3 and a.resolved("classification")["wnet_lr"] == 1e-4
+    assert a.resolved("classification")["class_prior_power"] == 0.0

@@ -244,7 +244,7 @@ class HAMRTrainer(ImbalanceTrainer):
         self.embeddings = embeddings
         self.groups = self.example_groups()
         self.group_names = list(group_names) if group_names is not None else None
-        self._class_feature, self._prior = self._class_tables(self.groups, args.class_prior_power)
+        self._class_feature, self._prior = self._class_tables(self.groups, self.settings["class_prior_power"])
         meta_labels = _labels_of(self.meta_dataset) if self.meta_dataset is not None else []
         self.meta_groups = example_groups(meta_labels, self.num_labels, self._outside_id()) if meta_labels else None
         self.reweighter = MetaReweighter(

@@ -85,18 +85,22 @@ class HAMRArguments(ImbalanceArguments):
     )
     ablation: AblationMode = field(default=AblationMode.FULL, metadata={"help": "Paper Table 3 ablation."})
     # --- Adaptive Weight Estimation
-    wnet_lr: float | None = field(default=None, metadata={"help": "Adam lr of the weight net (None: 1e-4 cls, 3e-4 NER)."})
+    wnet_lr: float | None = field(
+        default=None,
+        metadata={"help": "Adam lr of the weight net (None: 1e-3 classification, 3e-4 NER; faithful: 1e-4 / 3e-4)."},
+    )
     wnet_weight_decay: float = field(default=1e-4, metadata={"help": "Weight decay of the weight net's Adam."})
     wnet_hidden: int = field(default=100, metadata={"help": "Hidden units of the weight net."})
     wnet_init_bias: float = field(default=0.1, metadata={"help": "Initial bias of the weight net's output layer."})
     wnet_inputs: WNetInputs = field(
         default=WNetInputs.LOSS, metadata={"help": "Weight-net input: loss (paper) | loss_class (adds class frequency)."}
     )
-    class_prior_power: float = field(
-        default=0.0,
+    class_prior_power: float | None = field(
+        default=None,
         metadata={
             "help": "τ of the class-level starting point: w_i ∝ s_i · n_{y_i}^(-τ) before normalisation "
-            "(0: the paper; 1: inverse class frequency; NER: the sentence's rarest entity type)."
+            "(None: 0.5 classification, 0 NER (not measured there yet); 0 = the paper; 1 = inverse class frequency; "
+            "NER classes: a sentence's rarest entity tag)."
         },
     )
     meta_class_balanced: bool = field(
@@ -150,11 +154,12 @@ class HAMRArguments(ImbalanceArguments):
         self.hypergrad_backend = HypergradBackend.parse(self.hypergrad_backend)
         self.memory_mode = MemoryMode.parse(self.memory_mode)
         self.wnet_inputs = WNetInputs.parse(self.wnet_inputs)
-        if self.class_prior_power < 0:
+        if self.class_prior_power is not None and self.class_prior_power < 0:
             raise ValueError(f"HAMRArguments.class_prior_power must be >= 0, got {self.class_prior_power}")
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
             self.meta_class_balanced = False
+            self.class_prior_power = 0.0
             self.memory_mode = MemoryMode.FAITHFUL
             self.knn_include_self = True
             self.meta_strip_from_train = True
@@ -174,7 +179,12 @@ class HAMRArguments(ImbalanceArguments):
         """The effective values of the task-dependent fields (method.md §1, §4, §8)."""
         ner = TaskType.parse(task) == TaskType.NER
         return {
-            "wnet_lr": self.wnet_lr if self.wnet_lr is not None else (3e-4 if ner else 1e-4),
+            "wnet_lr": self.wnet_lr
+            if self.wnet_lr is not None
+            else (3e-4 if ner else (1e-4 if self.faithful else 1e-3)),
+            "class_prior_power": self.class_prior_power
+            if self.class_prior_power is not None
+            else (0.0 if ner else 0.5),
             "memory_gamma": self.memory_gamma
             if self.memory_gamma is not None
             else (0.99 if self.memory_mode == MemoryMode.FAITHFUL else 0.7),
