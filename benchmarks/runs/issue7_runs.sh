@@ -14,3 +14,5 @@ run humaid_idai19 hamr_balmeta_prior05_lr1e-3 $CLS --method hamr -o meta_class_b
 run humaid_idai19 hamr_balmeta_head_int2 $CLS --method hamr -o meta_class_balanced=true -o lookahead_scope=head -o meta_interval=2
 run tweetner7 hamr_last1 $NER --method hamr
 run humaid_idai19 hamr_balmeta_cls $CLS --method hamr -o meta_class_balanced=true -o wnet_inputs=loss_class -o wnet_lr=1e-3
+# the new defaults at the cheapest look-ahead that fits 1.5x ERM per epoch
+run humaid_idai19 hamr_default_head_int2 $CLS --method hamr -o lookahead_scope=head -o meta_interval=2
