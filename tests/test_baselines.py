@@ -38,14 +38,6 @@ from hamr.tasks import EncodedDataset
 from hamr.training_args import ImbalanceArguments
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine OpenMP threads spin against each other and a tiny
-    model's step gets ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 # ------------------------------------------------------------------------------------------------ LNR
 

@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import random_embeddings, tiny_bert
 from hamr import Method, TaskType
@@ -27,14 +26,6 @@ DATASETS = {TaskType.CLASSIFICATION: "humaid_idai19", TaskType.NER: "tweetner7"}
 N = 48
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine OpenMP threads spin against each other and a tiny
-    model's step gets ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 # the smallest settings that still run every part of a method within one epoch
 OPTIONS = {

@@ -556,6 +556,23 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - signal handler
     raise SystemExit(128 + signum)
 
 
+def prepare_run_folder(spec, out: Path, tag: str, log, counts: dict[str, int]) -> Path:
+    """A fresh folder for one run: an unfinished one (no done marker) is wiped and counted as restarted;
+    the run's ``run.json`` is written into it. Shared by the local and the Ray scheduler."""
+    folder = spec.folder(out)
+    if folder.exists():
+        log(f"{tag} {spec.describe()}: unfinished run found (no {DONE}); restarting it from scratch", style="yellow")
+        shutil.rmtree(folder)
+        counts["restarted"] += 1
+    folder.mkdir(parents=True)
+    _write_json_atomic(folder / RUN_FILE, {
+        "spec": dataclasses.asdict(spec),
+        "config": spec.run_config_kwargs(folder),
+        "max_train_examples": spec.settings.get("max_train_examples"),
+    })
+    return folder
+
+
 def run_grid(
     protocol: Protocol,
     out: str | os.PathLike,
@@ -584,18 +601,7 @@ def run_grid(
             f"(skipped), {len(pending)} to run" + (f", estimated {_hms(sum(known))}" if known else ""))
         spent, spent_est = 0.0, 0.0
         for k, (i, spec) in enumerate(pending):
-            folder = spec.folder(out)
-            if folder.exists():
-                log(f"[{i}/{len(specs)}] {spec.describe()}: unfinished run found (no {DONE}); restarting it from "
-                    "scratch", style="yellow")
-                shutil.rmtree(folder)
-                counts["restarted"] += 1
-            folder.mkdir(parents=True)
-            _write_json_atomic(folder / RUN_FILE, {
-                "spec": dataclasses.asdict(spec),
-                "config": spec.run_config_kwargs(folder),
-                "max_train_examples": spec.settings.get("max_train_examples"),
-            })
+            folder = prepare_run_folder(spec, out, f"[{i}/{len(specs)}]", log, counts)
             log(f"[{i}/{len(specs)}] {spec.describe()}: started" + (f" (estimated {_hms(est[k])})" if est[k] else ""),
                 style="dim")
             version = code_version()

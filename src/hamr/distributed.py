@@ -182,9 +182,7 @@ def run_bench_on_ray(
     multi-node cluster ``out`` must be on a filesystem every node sees, with hamr installed on every node.
     Returns the counts of :func:`~hamr.bench.run_grid`.
     """
-    import dataclasses
     import json
-    import shutil
     from pathlib import Path
 
     from . import bench
@@ -203,18 +201,7 @@ def run_bench_on_ray(
         log(f"bench {protocol.name} ({protocol.path}) -> {out} on Ray: {len(specs)} runs, {counts['skipped']} "
             f"finished (skipped), {len(pending)} to run as Ray tasks ({num_cpus:g} CPU, {num_gpus:g} GPU each)")
         for i, spec in pending:
-            folder = spec.folder(out)
-            if folder.exists():
-                log(f"[{i}/{len(specs)}] {spec.describe()}: unfinished run found (no {bench.DONE}); restarting it "
-                    "from scratch", style="yellow")
-                shutil.rmtree(folder)
-                counts["restarted"] += 1
-            folder.mkdir(parents=True)
-            bench._write_json_atomic(folder / bench.RUN_FILE, {
-                "spec": dataclasses.asdict(spec),
-                "config": spec.run_config_kwargs(folder),
-                "max_train_examples": spec.settings.get("max_train_examples"),
-            })
+            bench.prepare_run_folder(spec, out, f"[{i}/{len(specs)}]", log, counts)
         version = bench.code_version()
         order = {id(spec): i for i, spec in pending}
 
