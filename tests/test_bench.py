@@ -386,3 +386,84 @@ def test_cli_dry_run_and_errors(tmp_path):
     bad = _write(tmp_path, _protocol(methods=["erm", "magic"]), "bad.json")
     res = runner.invoke(app, ["bench", "run", str(bad), "--dry-run"])
     assert res.exit_code == 2 and "methods[1].method" in res.output
+
+
+def test_jobs_run_side_by_side_and_each_finished_run_is_saved(tmp_path, quiet):
+    import threading
+    import time as _time
+
+    protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1, 2])))
+    specs = expand_grid(protocol, only_datasets=["humaid_idai19"])
+    values = {("humaid_idai19", e, s): (0.5,) for e in ("erm", "hamr", "hamr_wo_awe") for s in (1, 2)}
+    inner = fake_runner(values)
+    live, peak, lock = [0], [0], threading.Lock()
+
+    def slow(spec, folder):
+        with lock:
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+        _time.sleep(0.2)
+        with lock:
+            live[0] -= 1
+        return inner(spec, folder)
+
+    out = tmp_path / "r"
+    counts = run_grid(protocol, out, specs, runner=slow, jobs=2)
+    assert counts["finished"] == 6 and counts["failed"] == 0
+    assert peak[0] == 2  # two at a time, never more
+    assert len(json.loads((out / "summary.json").read_text())) == 6
+    done = json.loads((out / "runs" / "humaid_idai19" / "erm" / "seed2" / "done.json").read_text())
+    assert done["concurrent_jobs"] == 2
+    assert not (out / "bench.lock").exists()
+    with pytest.raises(ValueError, match="jobs"):
+        run_grid(protocol, out, specs, runner=slow, jobs=0)
+
+
+def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):
+    seen = {}
+
+    class FakePopen:
+        def __init__(self, cmd, stdout, stderr, env):
+            seen.update(env)
+
+        def wait(self, timeout=None):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(bench.subprocess, "Popen", FakePopen)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    spec = expand_grid(load_protocol(_write(tmp_path, _protocol(seeds=[1]))))[0]
+    assert bench.subprocess_runner(spec, tmp_path, threads=1) == 0
+    assert seen["OMP_NUM_THREADS"] == "1" and seen["MKL_NUM_THREADS"] == "1"
+    seen.clear()
+    bench.subprocess_runner(spec, tmp_path)
+    assert "OMP_NUM_THREADS" not in seen
+
+
+def test_bench_run_ray_option_dispatches_to_ray(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hamr import distributed
+    from hamr.cli import app
+
+    seen = {}
+
+    def fake_ray(protocol, out, specs, address=None, *, num_cpus=1, num_gpus=0, **kw):
+        seen.update(address=address, n=len(specs), num_cpus=num_cpus, num_gpus=num_gpus, out=str(out))
+        return {"total": len(specs), "skipped": 0, "finished": len(specs), "failed": 0, "restarted": 0}
+
+    monkeypatch.setattr(distributed, "run_bench_on_ray", fake_ray)
+    res = CliRunner().invoke(app, ["bench", "run", str(CONFIGS / "smoke.json"), "--out", str(tmp_path / "o"),
+                                   "--ray", "auto", "--ray-cpus", "2", "--ray-gpus", "1"])
+    assert res.exit_code == 0, res.output
+    assert seen["address"] == "auto" and seen["num_cpus"] == 2 and seen["num_gpus"] == 1 and seen["n"] > 0
+
+    def missing(*a, **k):
+        raise ImportError(distributed.RAY_MISSING)
+
+    monkeypatch.setattr(distributed, "run_bench_on_ray", missing)
+    res = CliRunner().invoke(app, ["bench", "run", str(CONFIGS / "smoke.json"), "--out", str(tmp_path / "o"),
+                                   "--ray", "local"])
+    assert res.exit_code == 1 and "pip install ray" in res.output

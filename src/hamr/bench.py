@@ -35,8 +35,10 @@ skipped by a re-run; a folder without it is an unfinished run and is restarted f
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -45,6 +47,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -486,19 +489,35 @@ def _hms(seconds: float | None) -> str:
 Runner = Callable[[RunSpec, Path], int]
 
 
-def subprocess_runner(spec: RunSpec, folder: Path) -> int:
-    """Run ``folder/run.json`` in a fresh Python process (``python -m hamr.bench _one``), output to run.log."""
+_LIVE: set[subprocess.Popen] = set()  # the run processes of this bench, terminated when it is interrupted
+
+
+def _terminate_live_runs() -> None:
+    for proc in list(_LIVE):
+        if proc.poll() is None:
+            proc.terminate()
+
+
+def subprocess_runner(spec: RunSpec, folder: Path, threads: int | None = None) -> int:
+    """Run ``folder/run.json`` in a fresh Python process (``python -m hamr.bench _one``), output to run.log.
+
+    ``threads``: the run's intra-op threads (``OMP_NUM_THREADS``, read by torch at start); None keeps the
+    environment's (torch's default: every core)."""
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("TQDM_DISABLE", "1")
     env.setdefault("HAMR_LOG_LEVEL", "INFO")
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(int(threads))
     with open(folder / "run.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "hamr.bench", "_one", str(folder / RUN_FILE)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
+        _LIVE.add(proc)
         try:
             return proc.wait()
         finally:
+            _LIVE.discard(proc)
             if proc.poll() is None:  # interrupted: do not leave the child training
                 proc.terminate()
                 try:
@@ -579,73 +598,113 @@ def run_grid(
     specs: Sequence[RunSpec],
     runner: Runner = subprocess_runner,
     out_console: Console | None = None,
+    jobs: int = 1,
+    threads: int | None = None,
 ) -> dict[str, int]:
-    """Run every spec that has no ``done.json`` yet, one at a time, saving each as soon as it finishes.
+    """Run every spec that has no ``done.json`` yet, ``jobs`` at a time, saving each as soon as it finishes.
 
     Returns counts ``{"total", "skipped", "finished", "failed", "restarted"}``. ``runner(spec, folder)``
     runs one run and returns its exit code (0 = success, with ``folder/metrics.json`` written); tests inject
     a fake one. A failed run keeps its folder without ``done.json`` (and its run.log) and the grid goes on.
+    ``jobs`` > 1 runs that many runs side by side, each in its own process with ``threads`` intra-op threads
+    (default: the cores divided by ``jobs``): on a small machine two one-thread runs finish a grid sooner
+    than one two-thread run after another, at the price of per-run timings that share the machine (the
+    report flags them by the load average recorded in ``done.json``).
     """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = _Log(out, out_console)
+    if runner is subprocess_runner and (jobs > 1 or threads is not None):
+        runner = functools.partial(subprocess_runner, threads=threads or max(1, (os.cpu_count() or 1) // jobs))
     counts = {"total": len(specs), "skipped": 0, "finished": 0, "failed": 0, "restarted": 0}
     pending = [(i, s) for i, s in enumerate(specs, 1) if not (s.folder(out) / DONE).exists()]
     counts["skipped"] = len(specs) - len(pending)
+    guard = threading.Lock()  # counts, the log and summary.json are shared by the worker threads
+    stopping = threading.Event()
     with _Lock(out):
         _write_json_atomic(out / "protocol.json", {"path": protocol.path, "name": protocol.name,
                                                    "seeds": protocol.seeds, "protocol": protocol.raw})
         est = [estimate_seconds(s) for _, s in pending]
         known = [v for v in est if v is not None]
         log(f"bench {protocol.name} ({protocol.path}) -> {out}: {len(specs)} runs, {counts['skipped']} finished "
-            f"(skipped), {len(pending)} to run" + (f", estimated {_hms(sum(known))}" if known else ""))
-        spent, spent_est = 0.0, 0.0
-        for k, (i, spec) in enumerate(pending):
-            folder = prepare_run_folder(spec, out, f"[{i}/{len(specs)}]", log, counts)
-            log(f"[{i}/{len(specs)}] {spec.describe()}: started" + (f" (estimated {_hms(est[k])})" if est[k] else ""),
-                style="dim")
+            f"(skipped), {len(pending)} to run" + (f", {jobs} at a time" if jobs > 1 else "")
+            + (f", estimated {_hms(sum(known) / jobs)}" if known else ""))
+        progress = {"spent": 0.0, "spent_est": 0.0, "started": 0}
+
+        def one(k: int, i: int, spec: RunSpec) -> None:
+            if stopping.is_set():
+                return
+            tag = f"[{i}/{len(specs)}]"
+            with guard:
+                folder = prepare_run_folder(spec, out, tag, log, counts)
+                log(f"{tag} {spec.describe()}: started" + (f" (estimated {_hms(est[k])})" if est[k] else ""),
+                    style="dim")
+                progress["started"] += 1
             version = code_version()
             load_before = os.getloadavg()[0]
             t0 = time.perf_counter()
-            try:
-                code = runner(spec, folder)
-            except BaseException:
-                log(f"[{i}/{len(specs)}] {spec.describe()}: interrupted; it restarts from scratch next time",
-                    style="yellow")
-                raise
+            code = runner(spec, folder)
             wall = time.perf_counter() - t0
-            metrics_path = folder / METRICS
-            if code != 0 or not metrics_path.exists():
-                counts["failed"] += 1
-                tail = ""
-                if (folder / "run.log").exists():
-                    lines = (folder / "run.log").read_text(errors="replace").strip().splitlines()
-                    tail = " | ".join(lines[-3:])
-                log(f"[{i}/{len(specs)}] {spec.describe()}: FAILED (exit {code}) after {_hms(wall)}; "
-                    f"see {folder / 'run.log'}: {tail}", style="red")
-                continue
-            _write_json_atomic(folder / DONE, {
-                "protocol": protocol.name, "dataset": spec.dataset, "method": spec.entry,
-                "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
-                "settings": spec.settings, "options": spec.options, "code_version": version,
-                "finished_at": _now(), "wall_seconds": wall,
-                "load_average": {"start": load_before, "end": os.getloadavg()[0], "cpus": os.cpu_count()},
-            })
-            counts["finished"] += 1
-            write_summary(out)
-            m = json.loads(metrics_path.read_text())
-            test = m.get("test") or {}
-            spent += wall
-            spent_est += est[k] or 0.0
-            rest = est[k + 1:]
-            eta = None
-            if rest and all(r is not None for r in rest) and spent_est > 0:
-                eta = sum(rest) * spent / spent_est  # the estimates, rescaled by how they have fared so far
-            elif rest:
-                eta = spent / counts["finished"] * len(rest)
-            log(f"[{i}/{len(specs)}] {spec.describe()} · macro-F1 {_pct(test.get('macro_f1'))} · micro-F1 "
-                f"{_pct(test.get('micro_f1'))} · {m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
-                f"{_hms(wall)} · ETA {_hms(eta) if rest else 'done'}", style="green")
+            with guard:
+                if stopping.is_set():
+                    log(f"{tag} {spec.describe()}: interrupted; it restarts from scratch next time", style="yellow")
+                    return
+                metrics_path = folder / METRICS
+                if code != 0 or not metrics_path.exists():
+                    counts["failed"] += 1
+                    tail = ""
+                    if (folder / "run.log").exists():
+                        lines = (folder / "run.log").read_text(errors="replace").strip().splitlines()
+                        tail = " | ".join(lines[-3:])
+                    log(f"{tag} {spec.describe()}: FAILED (exit {code}) after {_hms(wall)}; "
+                        f"see {folder / 'run.log'}: {tail}", style="red")
+                    return
+                _write_json_atomic(folder / DONE, {
+                    "protocol": protocol.name, "dataset": spec.dataset, "method": spec.entry,
+                    "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
+                    "settings": spec.settings, "options": spec.options, "code_version": version,
+                    "finished_at": _now(), "wall_seconds": wall, "concurrent_jobs": jobs,
+                    "load_average": {"start": load_before, "end": os.getloadavg()[0], "cpus": os.cpu_count()},
+                })
+                counts["finished"] += 1
+                write_summary(out)
+                m = json.loads(metrics_path.read_text())
+                test = m.get("test") or {}
+                progress["spent"] += wall
+                progress["spent_est"] += est[k] or 0.0
+                rest = est[progress["started"]:]
+                eta = None
+                if rest and all(r is not None for r in rest) and progress["spent_est"] > 0:
+                    # the estimates, rescaled by how they have fared so far
+                    eta = sum(rest) * progress["spent"] / progress["spent_est"] / jobs
+                elif rest:
+                    eta = progress["spent"] / counts["finished"] * len(rest) / jobs
+                log(f"{tag} {spec.describe()} · macro-F1 {_pct(test.get('macro_f1'))} · micro-F1 "
+                    f"{_pct(test.get('micro_f1'))} · {m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
+                    f"{_hms(wall)} · ETA {_hms(eta) if rest else 'done'}", style="green")
+
+        try:
+            if jobs == 1:
+                for k, (i, spec) in enumerate(pending):
+                    one(k, i, spec)
+            else:
+                with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                    futures = [pool.submit(one, k, i, spec) for k, (i, spec) in enumerate(pending)]
+                    try:
+                        for future in concurrent.futures.as_completed(futures):
+                            future.result()
+                    except BaseException:
+                        stopping.set()
+                        for future in futures:
+                            future.cancel()
+                        _terminate_live_runs()
+                        raise
+        except BaseException:
+            stopping.set()
+            log("bench interrupted: unfinished runs restart from scratch next time", style="yellow")
+            raise
         write_summary(out)
         log(f"bench {protocol.name}: {counts['finished']} finished, {counts['failed']} failed, "
             f"{counts['skipped']} skipped, {counts['restarted']} restarted; summary {out / 'summary.json'}")
@@ -1119,6 +1178,11 @@ def bench_run(
     only_methods: Optional[list[str]] = typer.Option(None, "--only-methods", help="Method entries to run (comma-separated or repeated)."),
     seeds: Optional[list[str]] = typer.Option(None, "--seeds", help="Seeds to run instead of the protocol's."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the grid, what is done and the estimated time; run nothing."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Runs side by side (each its own process)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Intra-op threads per run (default: cores / jobs when --jobs > 1, else torch's default)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray", help="Dispatch every run as a Ray task on this cluster ('auto', 'ray://HEAD:10001', 'local'); needs `pip install hamr[ray]`."),
+    ray_cpus: float = typer.Option(1.0, "--ray-cpus", help="CPUs reserved per Ray task (with --ray)."),
+    ray_gpus: float = typer.Option(0.0, "--ray-gpus", help="GPUs reserved per Ray task (with --ray)."),
 ) -> None:
     """Run every (dataset, method entry, seed) of a protocol, each in its own process; finished runs are skipped."""
     try:
@@ -1134,8 +1198,14 @@ def bench_run(
         return
     signal.signal(signal.SIGTERM, _sigterm_to_exit)  # `kill PID` stops the current run's process too
     try:
-        counts = run_grid(protocol, out, specs)
-    except RuntimeError as exc:
+        if ray_address is not None:
+            from .distributed import run_bench_on_ray
+
+            counts = run_bench_on_ray(protocol, out, specs, None if ray_address == "local" else ray_address,
+                                      num_cpus=ray_cpus, num_gpus=ray_gpus)
+        else:
+            counts = run_grid(protocol, out, specs, jobs=jobs, threads=threads)
+    except (RuntimeError, ImportError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
     if counts["failed"]:
