@@ -2,8 +2,9 @@
 
 Timing whole runs on a shared 2-core machine mixes in whatever else runs; here every configuration takes one
 step in turn on the same batch (round robin), so the ratios to ERM hold even when the machine is busy.
-s/epoch is estimated as s/step × steps per epoch (HAMR draws oversample·N examples per epoch; a meta step
-runs every meta_interval steps).
+s/epoch is estimated as s/step × steps per epoch (HAMR draws oversample·N examples per epoch, the resolved
+`oversample` of each configuration; a meta step runs every meta_interval steps, so a configuration's s/step is
+the mean over one cycle of meta_interval steps of each phase's median).
 
     HF_HUB_OFFLINE=1 python benchmarks/overhead.py --dataset humaid_idai19 --steps 12
 writes benchmarks/results/overhead_<dataset>.{json,md}.
@@ -32,6 +33,7 @@ from hamr.training_args import HAMRArguments, ImbalanceArguments
 
 CONFIGS = {
     "erm": {},
+    "hamr_default": {},
     "hamr_all": {"lookahead_scope": "all"},
     "hamr_last1": {"lookahead_scope": "last_k", "lookahead_layers": 1},
     "hamr_head": {"lookahead_scope": "head"},
@@ -89,23 +91,27 @@ def main() -> None:
     base = statistics.median(times["erm"]) if "erm" in times else None
     rows = []
     for name, ts in times.items():
-        med = statistics.median(ts)
-        oversample = 1.0 if name == "erm" else 1.2
+        interval = int(CONFIGS[name].get("meta_interval", 1))
+        first = 2  # timed steps start at step 2: phase of step j is (first + j) % interval
+        med = statistics.mean(statistics.median(ts[j] for j in range(len(ts)) if (first + j) % interval == ph)
+                              for ph in range(interval))
+        oversample = 1.0 if name == "erm" else trainers[name].settings["oversample"]
         steps_epoch = math.ceil(math.ceil(oversample * n) / a.batch_size)
-        rows.append({"config": name, "options": CONFIGS[name], "median_s_per_step": med,
+        rows.append({"config": name, "options": CONFIGS[name], "oversample": oversample, "median_s_per_step": med,
                      "step_ratio_to_erm": med / base if base else None,
                      "est_s_per_epoch": med * steps_epoch,
                      "epoch_ratio_to_erm": (med * steps_epoch) / (base * math.ceil(n / a.batch_size)) if base else None})
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta_info = {"dataset": a.dataset, "batch_size": a.batch_size, "max_length": a.max_length, "timed_steps": a.steps,
+    meta_info = {"dataset": a.dataset, "threads": torch.get_num_threads(),
+                 "load_average": os.getloadavg(), "batch_size": a.batch_size, "max_length": a.max_length, "timed_steps": a.steps,
                  "command": f"HF_HUB_OFFLINE=1 python benchmarks/overhead.py --dataset {a.dataset} --steps {a.steps}"}
     (out / f"overhead_{a.dataset}.json").write_text(json.dumps({**meta_info, "rows": rows}, indent=2))
     lines = [f"# Per-step overhead on {a.dataset} (MiniLM, batch {a.batch_size}, length {a.max_length})", "",
              f"`{meta_info['command']}`; medians over {a.steps} interleaved steps.", "",
-             "| config | s/step | × ERM step | est. s/epoch | × ERM epoch |", "|---|---|---|---|---|"]
+             "| config | oversample | s/step | × ERM step | est. s/epoch | × ERM epoch |", "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['config']} | {r['median_s_per_step']:.2f} | {r['step_ratio_to_erm']:.2f} | "
+        lines.append(f"| {r['config']} | {r['oversample']:g} | {r['median_s_per_step']:.2f} | {r['step_ratio_to_erm']:.2f} | "
                      f"{r['est_s_per_epoch']:.0f} | {r['epoch_ratio_to_erm']:.2f} |")
     (out / f"overhead_{a.dataset}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

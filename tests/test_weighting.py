@@ -162,3 +162,7 @@ def test_faithful_mode_sets_the_reference_behaviour():
     assert d.resolved("classification")["class_prior_power"] == 0.5 and d.resolved("ner")["class_prior_power"] == 0.0
     assert d.resolved("classification")["wnet_lr"] == 1e-3 and a.resolved("classification")["wnet_lr"] == 1e-4
     assert a.resolved("classification")["class_prior_power"] == 0.0
+    assert d.resolved("classification")["oversample"] == 1.0 and a.resolved("ner")["oversample"] == 1.2
+    assert HAMRArguments(output_dir="/tmp/hamr_os", oversample=1.5, report_to=[]).resolved("ner")["oversample"] == 1.5
+    with pytest.raises(ValueError, match="oversample"):
+        HAMRArguments(output_dir="/tmp/hamr_os", oversample=0.0, report_to=[])

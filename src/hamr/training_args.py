@@ -137,7 +137,13 @@ class HAMRArguments(ImbalanceArguments):
     knn_k: int = field(default=10, metadata={"help": "Neighbours per hard example."})
     knn_ratio: float = field(default=0.1, metadata={"help": "Share of examples (top by m) in the hard set."})
     knn_include_self: bool = field(default=False, metadata={"help": "Count a hard example as its own neighbour."})
-    oversample: float = field(default=1.2, metadata={"help": "Indices drawn per epoch, as a multiple of N."})
+    oversample: float | None = field(
+        default=None,
+        metadata={
+            "help": "Indices drawn per epoch, as a multiple of N (None: 1.0, the baselines' steps per epoch, so "
+            "HAMR gets the same training budget; faithful: 1.2, the reference scripts')."
+        },
+    )
     embedding_model: str | None = field(
         default=None, metadata={"help": "Sentence embedder for the kNN graph (None: the packaged MiniLM)."}
     )
@@ -168,7 +174,7 @@ class HAMRArguments(ImbalanceArguments):
                 raise ValueError(f"HAMRArguments.{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.knn_ratio <= 1:
             raise ValueError(f"HAMRArguments.knn_ratio must be in (0, 1], got {self.knn_ratio}")
-        if self.oversample <= 0:
+        if self.oversample is not None and self.oversample <= 0:
             raise ValueError(f"HAMRArguments.oversample must be > 0, got {self.oversample}")
         if not 0 < self.weight_min < self.weight_max:
             raise ValueError("HAMRArguments: need 0 < weight_min < weight_max")
@@ -191,6 +197,7 @@ class HAMRArguments(ImbalanceArguments):
             "memory_eps": self.memory_eps if self.memory_eps is not None else (1e-4 if ner else 1e-6),
             "knn_lambda": self.knn_lambda if self.knn_lambda is not None else (0.1 if ner else 0.7),
             "meta_batch_size": self.meta_batch_size or self.per_device_train_batch_size,
+            "oversample": self.oversample if self.oversample is not None else (1.2 if self.faithful else 1.0),
             "ner_train_max_token": ner and self.faithful,
         }
 
