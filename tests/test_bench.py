@@ -219,7 +219,27 @@ def test_a_failed_run_does_not_stop_the_grid(tmp_path, quiet):
     assert "boom" in (tmp_path / "r" / "bench.log").read_text()
 
 
-def test_a_second_bench_on_the_same_folder_is_refused(tmp_path, quiet):
+def test_benches_share_a_folder_run_by_run(tmp_path, quiet):
+    protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1])))
+    specs = expand_grid(protocol, only_datasets=["humaid_idai19"])
+    values = {("humaid_idai19", e, 1): (0.5,) for e in ("erm", "hamr", "hamr_wo_awe")}
+    out = tmp_path / "r"
+    claims = out / "claims"
+    claims.mkdir(parents=True)
+    # another live bench (our parent process: alive, not us) is running hamr; a dead one left erm's claim
+    (claims / "humaid_idai19__hamr__seed1.pid").write_text(str(os.getppid()))
+    (claims / "humaid_idai19__erm__seed1.pid").write_text("999999999")
+    calls: list = []
+    counts = run_grid(protocol, out, specs, runner=fake_runner(values, calls))
+    assert sorted(calls) == [("humaid_idai19", "erm", 1), ("humaid_idai19", "hamr_wo_awe", 1)]
+    assert counts["finished"] == 2 and counts["skipped"] == 1
+    assert "running in another bench" in (out / "bench.log").read_text()
+    assert (claims / "humaid_idai19__hamr__seed1.pid").exists()  # not ours to remove
+    assert not (claims / "humaid_idai19__erm__seed1.pid").exists()  # the stale claim was taken, then released
+    assert not (out / "runs" / "humaid_idai19" / "hamr" / "seed1").exists()  # its folder left to its bench
+
+
+def test_a_local_bench_refuses_a_folder_a_ray_bench_holds(tmp_path, quiet):
     protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1])))
     out = tmp_path / "r"
     out.mkdir()

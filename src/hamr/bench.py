@@ -541,7 +541,8 @@ class _Log:
 
 
 class _Lock:
-    """``<out>/bench.lock`` holding the pid: two benches on one results folder would restart each other's runs."""
+    """``<out>/bench.lock`` holding the pid, taken by the Ray scheduler: two benches on one results folder would
+    restart each other's runs (local benches share a folder through :class:`_Claims` instead)."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / "bench.lock"
@@ -559,6 +560,64 @@ class _Lock:
 
     def __exit__(self, *exc) -> None:
         self.path.unlink(missing_ok=True)
+
+
+class _Claims:
+    """Per-run claims, so several local benches can share one results folder (each skips the runs another
+    live bench is running): ``<out>/claims/<dataset>__<entry>__seed<seed>.pid`` created exclusively, holding
+    the claiming bench's pid; a claim whose process is gone is stale and taken over. Liveness is checked by
+    pid, so the benches sharing a folder must run on one machine (a cluster: ``--ray``)."""
+
+    def __init__(self, out: Path) -> None:
+        self.dir = out / "claims"
+
+    def _path(self, spec: "RunSpec") -> Path:
+        return self.dir / f"{spec.dataset}__{spec.entry}__seed{spec.seed}.pid"
+
+    def holder(self, spec: "RunSpec") -> int | None:
+        """The pid of another live bench holding ``spec``, else None."""
+        try:
+            pid = int(self._path(spec).read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if pid and pid != os.getpid() and _alive(pid) else None
+
+    def take(self, spec: "RunSpec") -> bool:
+        """Claim ``spec`` for this process; False when another live bench holds it."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self._path(spec)
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if self.holder(spec) is not None:
+                    return False
+                try:
+                    if int(path.read_text().strip() or 0) == os.getpid():
+                        return True
+                except (FileNotFoundError, ValueError):
+                    pass
+                path.unlink(missing_ok=True)  # stale: its bench is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return True
+        return False
+
+    def release(self, spec: "RunSpec") -> None:
+        self._path(spec).unlink(missing_ok=True)
+
+
+def _refuse_if_ray_bench(out: Path) -> None:
+    """A Ray bench holds ``bench.lock`` on its folder; a local bench must not restart its runs."""
+    lock = out / "bench.lock"
+    if lock.exists():
+        try:
+            pid = int(lock.read_text().strip() or 0)
+        except ValueError:
+            pid = 0
+        if pid and pid != os.getpid() and _alive(pid):
+            raise RuntimeError(f"{lock}: a Ray bench (pid {pid}) is already running on this folder")
 
 
 def _alive(pid: int) -> bool:
@@ -623,91 +682,103 @@ def run_grid(
     counts["skipped"] = len(specs) - len(pending)
     guard = threading.Lock()  # counts, the log and summary.json are shared by the worker threads
     stopping = threading.Event()
-    with _Lock(out):
-        _write_json_atomic(out / "protocol.json", {"path": protocol.path, "name": protocol.name,
-                                                   "seeds": protocol.seeds, "protocol": protocol.raw})
-        est = [estimate_seconds(s) for _, s in pending]
-        known = [v for v in est if v is not None]
-        log(f"bench {protocol.name} ({protocol.path}) -> {out}: {len(specs)} runs, {counts['skipped']} finished "
-            f"(skipped), {len(pending)} to run" + (f", {jobs} at a time" if jobs > 1 else "")
-            + (f", estimated {_hms(sum(known) / jobs)}" if known else ""))
-        progress = {"spent": 0.0, "spent_est": 0.0, "started": 0}
+    claims = _Claims(out)
+    _refuse_if_ray_bench(out)
+    _write_json_atomic(out / "protocol.json", {"path": protocol.path, "name": protocol.name,
+                                               "seeds": protocol.seeds, "protocol": protocol.raw})
+    est = [estimate_seconds(s) for _, s in pending]
+    known = [v for v in est if v is not None]
+    log(f"bench {protocol.name} ({protocol.path}) -> {out}: {len(specs)} runs, {counts['skipped']} finished "
+        f"(skipped), {len(pending)} to run" + (f", {jobs} at a time" if jobs > 1 else "")
+        + (f", estimated {_hms(sum(known) / jobs)}" if known else ""))
+    progress = {"spent": 0.0, "spent_est": 0.0, "started": 0}
 
-        def one(k: int, i: int, spec: RunSpec) -> None:
-            if stopping.is_set():
+    def one(k: int, i: int, spec: RunSpec) -> None:
+        if stopping.is_set():
+            return
+        tag = f"[{i}/{len(specs)}]"
+        with guard:
+            if (spec.folder(out) / DONE).exists():  # finished by another bench on this folder meanwhile
+                counts["skipped"] += 1
                 return
-            tag = f"[{i}/{len(specs)}]"
-            with guard:
-                folder = prepare_run_folder(spec, out, tag, log, counts)
-                log(f"{tag} {spec.describe()}: started" + (f" (estimated {_hms(est[k])})" if est[k] else ""),
+            if not claims.take(spec):
+                log(f"{tag} {spec.describe()}: running in another bench (pid {claims.holder(spec)}); skipped",
                     style="dim")
-                progress["started"] += 1
-            version = code_version()
-            load_before = os.getloadavg()[0]
-            t0 = time.perf_counter()
-            code = runner(spec, folder)
-            wall = time.perf_counter() - t0
-            with guard:
-                if stopping.is_set():
-                    log(f"{tag} {spec.describe()}: interrupted; it restarts from scratch next time", style="yellow")
-                    return
-                metrics_path = folder / METRICS
-                if code != 0 or not metrics_path.exists():
-                    counts["failed"] += 1
-                    tail = ""
-                    if (folder / "run.log").exists():
-                        lines = (folder / "run.log").read_text(errors="replace").strip().splitlines()
-                        tail = " | ".join(lines[-3:])
-                    log(f"{tag} {spec.describe()}: FAILED (exit {code}) after {_hms(wall)}; "
-                        f"see {folder / 'run.log'}: {tail}", style="red")
-                    return
-                _write_json_atomic(folder / DONE, {
-                    "protocol": protocol.name, "dataset": spec.dataset, "method": spec.entry,
-                    "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
-                    "settings": spec.settings, "options": spec.options, "code_version": version,
-                    "finished_at": _now(), "wall_seconds": wall, "concurrent_jobs": jobs,
-                    "load_average": {"start": load_before, "end": os.getloadavg()[0], "cpus": os.cpu_count()},
-                })
-                counts["finished"] += 1
-                write_summary(out)
-                m = json.loads(metrics_path.read_text())
-                test = m.get("test") or {}
-                progress["spent"] += wall
-                progress["spent_est"] += est[k] or 0.0
-                rest = est[progress["started"]:]
-                eta = None
-                if rest and all(r is not None for r in rest) and progress["spent_est"] > 0:
-                    # the estimates, rescaled by how they have fared so far
-                    eta = sum(rest) * progress["spent"] / progress["spent_est"] / jobs
-                elif rest:
-                    eta = progress["spent"] / counts["finished"] * len(rest) / jobs
-                log(f"{tag} {spec.describe()} · macro-F1 {_pct(test.get('macro_f1'))} · micro-F1 "
-                    f"{_pct(test.get('micro_f1'))} · {m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
-                    f"{_hms(wall)} · ETA {_hms(eta) if rest else 'done'}", style="green")
-
+                counts["skipped"] += 1
+                return
+            folder = prepare_run_folder(spec, out, tag, log, counts)
+            log(f"{tag} {spec.describe()}: started" + (f" (estimated {_hms(est[k])})" if est[k] else ""),
+                style="dim")
+            progress["started"] += 1
+        version = code_version()
+        load_before = os.getloadavg()[0]
+        t0 = time.perf_counter()
         try:
-            if jobs == 1:
-                for k, (i, spec) in enumerate(pending):
-                    one(k, i, spec)
-            else:
-                with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-                    futures = [pool.submit(one, k, i, spec) for k, (i, spec) in enumerate(pending)]
-                    try:
-                        for future in concurrent.futures.as_completed(futures):
-                            future.result()
-                    except BaseException:
-                        stopping.set()
-                        for future in futures:
-                            future.cancel()
-                        _terminate_live_runs()
-                        raise
-        except BaseException:
-            stopping.set()
-            log("bench interrupted: unfinished runs restart from scratch next time", style="yellow")
-            raise
-        write_summary(out)
-        log(f"bench {protocol.name}: {counts['finished']} finished, {counts['failed']} failed, "
-            f"{counts['skipped']} skipped, {counts['restarted']} restarted; summary {out / 'summary.json'}")
+            code = runner(spec, folder)
+        finally:
+            claims.release(spec)
+        wall = time.perf_counter() - t0
+        with guard:
+            if stopping.is_set():
+                log(f"{tag} {spec.describe()}: interrupted; it restarts from scratch next time", style="yellow")
+                return
+            metrics_path = folder / METRICS
+            if code != 0 or not metrics_path.exists():
+                counts["failed"] += 1
+                tail = ""
+                if (folder / "run.log").exists():
+                    lines = (folder / "run.log").read_text(errors="replace").strip().splitlines()
+                    tail = " | ".join(lines[-3:])
+                log(f"{tag} {spec.describe()}: FAILED (exit {code}) after {_hms(wall)}; "
+                    f"see {folder / 'run.log'}: {tail}", style="red")
+                return
+            _write_json_atomic(folder / DONE, {
+                "protocol": protocol.name, "dataset": spec.dataset, "method": spec.entry,
+                "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
+                "settings": spec.settings, "options": spec.options, "code_version": version,
+                "finished_at": _now(), "wall_seconds": wall, "concurrent_jobs": jobs,
+                "load_average": {"start": load_before, "end": os.getloadavg()[0], "cpus": os.cpu_count()},
+            })
+            counts["finished"] += 1
+            write_summary(out)
+            m = json.loads(metrics_path.read_text())
+            test = m.get("test") or {}
+            progress["spent"] += wall
+            progress["spent_est"] += est[k] or 0.0
+            rest = est[progress["started"]:]
+            eta = None
+            if rest and all(r is not None for r in rest) and progress["spent_est"] > 0:
+                # the estimates, rescaled by how they have fared so far
+                eta = sum(rest) * progress["spent"] / progress["spent_est"] / jobs
+            elif rest:
+                eta = progress["spent"] / counts["finished"] * len(rest) / jobs
+            log(f"{tag} {spec.describe()} · macro-F1 {_pct(test.get('macro_f1'))} · micro-F1 "
+                f"{_pct(test.get('micro_f1'))} · {m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
+                f"{_hms(wall)} · ETA {_hms(eta) if rest else 'done'}", style="green")
+
+    try:
+        if jobs == 1:
+            for k, (i, spec) in enumerate(pending):
+                one(k, i, spec)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(one, k, i, spec) for k, (i, spec) in enumerate(pending)]
+                try:
+                    for future in concurrent.futures.as_completed(futures):
+                        future.result()
+                except BaseException:
+                    stopping.set()
+                    for future in futures:
+                        future.cancel()
+                    _terminate_live_runs()
+                    raise
+    except BaseException:
+        stopping.set()
+        log("bench interrupted: unfinished runs restart from scratch next time", style="yellow")
+        raise
+    write_summary(out)
+    log(f"bench {protocol.name}: {counts['finished']} finished, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped, {counts['restarted']} restarted; summary {out / 'summary.json'}")
     return counts
 
 
