@@ -42,7 +42,7 @@ def _trainer(tmp_path, tokenizer, idai, *, cls=RecordingHAMRTrainer, dropout=0.1
     kw = dict(
         output_dir=str(tmp_path / "out"), num_train_epochs=2, per_device_train_batch_size=16,
         learning_rate=1e-3, seed=11, report_to=[], save_strategy="no", logging_steps=1000, use_cpu=True,
-        disable_tqdm=True, wnet_lr=1e-2, meta_update_lr=0.5, lookahead_scope="all",
+        disable_tqdm=True, wnet_lr=1e-2, meta_update_lr=0.5, lookahead_scope="all", meta_interval=1,
     )
     kw.update(overrides)
     return cls(
@@ -57,9 +57,8 @@ def test_hardness_memory_weights_and_sampler_really_move(tmp_path, tokenizer, id
     phi0 = [p.detach().clone() for p in tr.reweighter.net.parameters()]
     tr.train()
     n = len(tr.train_dataset)
-    assert tr.settings["oversample"] == 1.0  # the baselines' budget; faithful=True draws 1.2·N
-    steps_per_epoch = int(np.ceil(n / 16))
-    assert tr.state.global_step == 2 * steps_per_epoch  # N draws per epoch, with replacement from p
+    steps_per_epoch = int(np.ceil(np.ceil(1.2 * n) / 16))
+    assert tr.state.global_step == 2 * steps_per_epoch  # 1.2·N draws per epoch
     assert tr.meta_steps == tr.state.global_step  # meta_interval 1
     assert any(not torch.equal(a, b) for a, b in zip(phi0, tr.reweighter.net.parameters()))
     assert np.ptp(tr.memory.values) > 1e-3, "hardness memory did not move"

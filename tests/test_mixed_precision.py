@@ -54,7 +54,7 @@ def _run(data, tmp_path, **kw):
     args = HAMRArguments(
         output_dir=str(tmp_path / "out"), max_steps=3, per_device_train_batch_size=8, learning_rate=1e-3, seed=11,
         report_to=[], save_strategy="no", logging_steps=1000, use_cpu=True, disable_tqdm=True, wnet_lr=1e-2,
-        meta_update_lr=0.5, lookahead_scope="all", meta_batch_size=8, **kw,
+        meta_update_lr=0.5, lookahead_scope="all", meta_batch_size=8, meta_interval=1, **kw,
     )
     tr = HAMRTrainer(
         model=tiny_bert(tokenizer, len(bundle.vocab), dropout=0.0), args=args, train_dataset=train,

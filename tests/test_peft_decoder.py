@@ -34,7 +34,7 @@ def _train(model, data, tmp_path, steps: int = 4):
     args = HAMRArguments(
         output_dir=str(tmp_path / "out"), max_steps=steps, per_device_train_batch_size=8, learning_rate=1e-3,
         seed=11, report_to=[], save_strategy="no", logging_steps=1000, use_cpu=True, disable_tqdm=True,
-        wnet_lr=1e-2, meta_update_lr=0.5, lookahead_scope="lora", meta_batch_size=8,
+        wnet_lr=1e-2, meta_update_lr=0.5, lookahead_scope="lora", meta_batch_size=8, meta_interval=1,
     )
     tr = HAMRTrainer(
         model=model, args=args, train_dataset=train, meta_dataset=meta, processing_class=tokenizer,
@@ -77,6 +77,7 @@ def test_lora_bert_lookahead_is_lora_only(data, tmp_path):
     assert head and all("classifier" in n for n in head)  # peft trains the new head too (modules_to_save)
     look = select_lookahead(model, "lora")
     assert set(look) == lora  # the virtual step moves LoRA parameters only: not the head, not the frozen base
+    assert set(select_lookahead(model, "head")) == head  # the default scope finds the head inside peft's wrapper
 
     tr, hypers, phi_moved, before = _train(model, data, tmp_path)
     _assert_hamr_ran(tr, hypers, phi_moved)

@@ -119,10 +119,17 @@ class HAMRArguments(ImbalanceArguments):
     meta_update_lr: float = field(default=2e-4, metadata={"help": "η_in of the virtual step (inner_lr=constant)."})
     inner_lr: InnerLR = field(default=InnerLR.CONSTANT, metadata={"help": "Virtual step size: constant | optimizer."})
     lookahead_scope: LookaheadScope = field(
-        default=LookaheadScope.LAST_K, metadata={"help": "Parameters moved by the virtual step: all|head|last_k|lora."}
+        default=LookaheadScope.HEAD,
+        metadata={
+            "help": "Parameters moved by the virtual step: all (paper; faithful) | head (default: within 1.5x ERM's "
+            "time per epoch with meta_interval 2) | last_k (+ the last lookahead_layers layers) | lora."
+        },
     )
     lookahead_layers: int = field(default=1, metadata={"help": "k for lookahead_scope=last_k."})
-    meta_interval: int = field(default=1, metadata={"help": "Run the bi-level step every k training steps (paper: 1)."})
+    meta_interval: int | None = field(
+        default=None,
+        metadata={"help": "Run the bi-level step every k training steps (None: 2; faithful: 1, the paper's)."},
+    )
     meta_batch_size: int | None = field(default=None, metadata={"help": "Meta batch size (None: the train batch size)."})
     hypergrad_backend: HypergradBackend = field(
         default=HypergradBackend.EXACT, metadata={"help": "exact (second order) | finite_difference (first order)."}
@@ -137,13 +144,7 @@ class HAMRArguments(ImbalanceArguments):
     knn_k: int = field(default=10, metadata={"help": "Neighbours per hard example."})
     knn_ratio: float = field(default=0.1, metadata={"help": "Share of examples (top by m) in the hard set."})
     knn_include_self: bool = field(default=False, metadata={"help": "Count a hard example as its own neighbour."})
-    oversample: float | None = field(
-        default=None,
-        metadata={
-            "help": "Indices drawn per epoch, as a multiple of N (None: 1.0, the baselines' steps per epoch, so "
-            "HAMR gets the same training budget; faithful: 1.2, the reference scripts')."
-        },
-    )
+    oversample: float = field(default=1.2, metadata={"help": "Indices drawn per epoch, as a multiple of N."})
     embedding_model: str | None = field(
         default=None, metadata={"help": "Sentence embedder for the kNN graph (None: the packaged MiniLM)."}
     )
@@ -162,6 +163,8 @@ class HAMRArguments(ImbalanceArguments):
         self.wnet_inputs = WNetInputs.parse(self.wnet_inputs)
         if self.class_prior_power is not None and self.class_prior_power < 0:
             raise ValueError(f"HAMRArguments.class_prior_power must be >= 0, got {self.class_prior_power}")
+        if self.meta_interval is None:
+            self.meta_interval = 1 if self.faithful else 2
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
             self.meta_class_balanced = False
@@ -174,7 +177,7 @@ class HAMRArguments(ImbalanceArguments):
                 raise ValueError(f"HAMRArguments.{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.knn_ratio <= 1:
             raise ValueError(f"HAMRArguments.knn_ratio must be in (0, 1], got {self.knn_ratio}")
-        if self.oversample is not None and self.oversample <= 0:
+        if self.oversample <= 0:
             raise ValueError(f"HAMRArguments.oversample must be > 0, got {self.oversample}")
         if not 0 < self.weight_min < self.weight_max:
             raise ValueError("HAMRArguments: need 0 < weight_min < weight_max")
@@ -197,7 +200,7 @@ class HAMRArguments(ImbalanceArguments):
             "memory_eps": self.memory_eps if self.memory_eps is not None else (1e-4 if ner else 1e-6),
             "knn_lambda": self.knn_lambda if self.knn_lambda is not None else (0.1 if ner else 0.7),
             "meta_batch_size": self.meta_batch_size or self.per_device_train_batch_size,
-            "oversample": self.oversample if self.oversample is not None else (1.2 if self.faithful else 1.0),
+            "oversample": self.oversample,
             "ner_train_max_token": ner and self.faithful,
         }
 

@@ -65,7 +65,8 @@ def select_lookahead(model: nn.Module, scope: LookaheadScope, last_k: int = 1) -
     """The trainable parameters the virtual step moves, by name.
 
     - ``all``: every trainable parameter;
-    - ``head``: parameters outside ``model.base_model`` (a Hugging Face head), else the last Linear;
+    - ``head``: parameters outside ``model.base_model`` (a Hugging Face head; for a peft model, outside the
+      wrapped model's ``base_model``: the trained head of ``modules_to_save``), else the last Linear;
     - ``last_k``: everything registered from the first parameter of the k-th last block of the model's
       largest ``nn.ModuleList`` (its transformer layers) onward: those blocks, a pooler, a final norm, the head;
     - ``lora``: parameters whose name contains ``lora_``.
@@ -81,8 +82,11 @@ def select_lookahead(model: nn.Module, scope: LookaheadScope, last_k: int = 1) -
         if not chosen:
             raise ValueError("lookahead_scope=lora but the model has no LoRA parameters (wrap it with peft first)")
     elif scope == LookaheadScope.HEAD:
-        base = getattr(model, "base_model", None)
-        if isinstance(base, nn.Module) and base is not model:
+        # a peft model's own ``base_model`` is its LoRA wrapper (everything); the head sits outside the wrapped
+        # Hugging Face model's ``base_model``
+        inner = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
+        base = getattr(inner, "base_model", None)
+        if isinstance(base, nn.Module) and base is not inner:
             base_ids = {id(p) for p in base.parameters()}
             chosen = [(n, p) for n, p in named if id(p) not in base_ids]
         else:
