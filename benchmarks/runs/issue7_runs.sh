@@ -16,3 +16,8 @@ run tweetner7 hamr_last1 $NER --method hamr
 run humaid_idai19 hamr_balmeta_cls $CLS --method hamr -o meta_class_balanced=true -o wnet_inputs=loss_class -o wnet_lr=1e-3
 # the new defaults at the cheapest look-ahead that fits 1.5x ERM per epoch
 run humaid_idai19 hamr_default_head_int2 $CLS --method hamr -o lookahead_scope=head -o meta_interval=2
+# session 10: the variants within 1.5x ERM per epoch, and the class-level start τ (all on Idai19 validation)
+run humaid_idai19 hamr_lastk_int2_os1 $CLS --method hamr -o meta_interval=2 -o oversample=1.0
+run humaid_idai19 hamr_head_int1_os1 $CLS --method hamr -o lookahead_scope=head -o oversample=1.0
+run humaid_idai19 hamr_head_int1_os1_tau075 $CLS --method hamr -o lookahead_scope=head -o oversample=1.0 -o class_prior_power=0.75
+run humaid_idai19 hamr_head_int1_os1_tau1 $CLS --method hamr -o lookahead_scope=head -o oversample=1.0 -o class_prior_power=1.0
