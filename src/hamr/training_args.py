@@ -144,7 +144,13 @@ class HAMRArguments(ImbalanceArguments):
     knn_k: int = field(default=10, metadata={"help": "Neighbours per hard example."})
     knn_ratio: float = field(default=0.1, metadata={"help": "Share of examples (top by m) in the hard set."})
     knn_include_self: bool = field(default=False, metadata={"help": "Count a hard example as its own neighbour."})
-    oversample: float = field(default=1.2, metadata={"help": "Indices drawn per epoch, as a multiple of N."})
+    oversample: float | None = field(
+        default=None,
+        metadata={
+            "help": "Indices drawn per epoch, as a multiple of N (None: 1.0, the baselines' steps per epoch, so HAMR "
+            "trains on the same budget; faithful: 1.2, the reference scripts')."
+        },
+    )
     embedding_model: str | None = field(
         default=None, metadata={"help": "Sentence embedder for the kNN graph (None: the packaged MiniLM)."}
     )
@@ -165,6 +171,8 @@ class HAMRArguments(ImbalanceArguments):
             raise ValueError(f"HAMRArguments.class_prior_power must be >= 0, got {self.class_prior_power}")
         if self.meta_interval is None:
             self.meta_interval = 1 if self.faithful else 2
+        if self.oversample is None:
+            self.oversample = 1.2 if self.faithful else 1.0
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
             self.meta_class_balanced = False
