@@ -31,15 +31,16 @@ from hamr.tasks import IndexCollator, encode_split, load_model, load_tokenizer
 from hamr.trainer import HAMRTrainer, ImbalanceTrainer
 from hamr.training_args import HAMRArguments, ImbalanceArguments
 
-CONFIGS = {
+CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 2 steps, N draws per epoch)
     "erm": {},
     "hamr_default": {},
-    "hamr_all": {"lookahead_scope": "all"},
-    "hamr_last1": {"lookahead_scope": "last_k", "lookahead_layers": 1},
-    "hamr_head": {"lookahead_scope": "head"},
+    "hamr_all": {"lookahead_scope": "all", "meta_interval": 1},
+    "hamr_last1": {"lookahead_scope": "last_k", "lookahead_layers": 1, "meta_interval": 1},
+    "hamr_head": {"lookahead_scope": "head", "meta_interval": 1},
     "hamr_last1_interval2": {"lookahead_scope": "last_k", "meta_interval": 2},
     "hamr_head_interval2": {"lookahead_scope": "head", "meta_interval": 2},
-    "hamr_last1_fd": {"lookahead_scope": "last_k", "hypergrad_backend": "finite_difference"},
+    "hamr_last1_os12": {"lookahead_scope": "last_k", "meta_interval": 1, "oversample": 1.2},
+    "hamr_last1_fd": {"lookahead_scope": "last_k", "meta_interval": 1, "hypergrad_backend": "finite_difference"},
 }
 
 
@@ -91,13 +92,14 @@ def main() -> None:
     base = statistics.median(times["erm"]) if "erm" in times else None
     rows = []
     for name, ts in times.items():
-        interval = int(CONFIGS[name].get("meta_interval", 1))
+        interval = 1 if name == "erm" else int(trainers[name].args.meta_interval)
         first = 2  # timed steps start at step 2: phase of step j is (first + j) % interval
         med = statistics.mean(statistics.median(ts[j] for j in range(len(ts)) if (first + j) % interval == ph)
                               for ph in range(interval))
         oversample = 1.0 if name == "erm" else trainers[name].settings["oversample"]
         steps_epoch = math.ceil(math.ceil(oversample * n) / a.batch_size)
-        rows.append({"config": name, "options": CONFIGS[name], "oversample": oversample, "median_s_per_step": med,
+        rows.append({"config": name, "options": CONFIGS[name], "oversample": oversample, "meta_interval": interval,
+                     "median_s_per_step": med,
                      "step_ratio_to_erm": med / base if base else None,
                      "est_s_per_epoch": med * steps_epoch,
                      "epoch_ratio_to_erm": (med * steps_epoch) / (base * math.ceil(n / a.batch_size)) if base else None})
@@ -105,13 +107,16 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     meta_info = {"dataset": a.dataset, "threads": torch.get_num_threads(),
                  "load_average": os.getloadavg(), "batch_size": a.batch_size, "max_length": a.max_length, "timed_steps": a.steps,
-                 "command": f"HF_HUB_OFFLINE=1 python benchmarks/overhead.py --dataset {a.dataset} --steps {a.steps}"}
+                 "command": f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS={torch.get_num_threads()} python benchmarks/overhead.py "
+                            f"--dataset {a.dataset} --steps {a.steps} --configs {' '.join(a.configs)} --out {a.out}"}
     (out / f"overhead_{a.dataset}.json").write_text(json.dumps({**meta_info, "rows": rows}, indent=2))
     lines = [f"# Per-step overhead on {a.dataset} (MiniLM, batch {a.batch_size}, length {a.max_length})", "",
              f"`{meta_info['command']}`; medians over {a.steps} interleaved steps.", "",
-             "| config | oversample | s/step | × ERM step | est. s/epoch | × ERM epoch |", "|---|---|---|---|---|---|"]
+             "| config | meta every | oversample | s/step | × ERM step | est. s/epoch | × ERM epoch |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['config']} | {r['oversample']:g} | {r['median_s_per_step']:.2f} | {r['step_ratio_to_erm']:.2f} | "
+        lines.append(f"| {r['config']} | {r['meta_interval']} | {r['oversample']:g} | {r['median_s_per_step']:.2f} | "
+                     f"{r['step_ratio_to_erm']:.2f} | "
                      f"{r['est_s_per_epoch']:.0f} | {r['epoch_ratio_to_erm']:.2f} |")
     (out / f"overhead_{a.dataset}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

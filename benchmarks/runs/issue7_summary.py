@@ -28,6 +28,12 @@ def _ms(values: list[float]) -> str:
     return f"{m:.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else f"{m:.1f}"
 
 
+def _quartiles(rs: list[dict]) -> str:
+    qs = [r.get("quartiles") or {} for r in rs]
+    return " / ".join(f"{100 * statistics.mean(q[k] for q in qs if q.get(k) is not None):.1f}"
+                      if any(q.get(k) is not None for q in qs) else "-" for k in ("Q1", "Q2", "Q3", "Q4"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("results", type=Path)
@@ -42,8 +48,8 @@ def main() -> None:
     datasets = sorted({r["dataset"] for r in records})
     for ds in datasets:
         print(f"\n## {ds}\n")
-        print("| method | seeds | test macro | test micro | val macro | val micro | s/epoch | × ERM |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| method | seeds | test macro | test micro | val macro | val micro | test Q1 / Q2 / Q3 / Q4 | s/epoch | × ERM | peak MB |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         erm_spe = [r["seconds_per_epoch"] for r in by[(ds, "erm")] if r.get("seconds_per_epoch")]
         base = statistics.mean(erm_spe) if erm_spe else None
         for m in methods:
@@ -54,7 +60,8 @@ def main() -> None:
             ratio = f"{statistics.mean(spe) / base:.2f}" if spe and base else "-"
             print(f"| {m} | {','.join(str(r['seed']) for r in rs)} | {_ms([r['macro_f1'] for r in rs])} | "
                   f"{_ms([r['micro_f1'] for r in rs])} | {_ms([r['val_macro_f1'] for r in rs])} | "
-                  f"{_ms([r['val_micro_f1'] for r in rs])} | {statistics.mean(spe):.0f} | {ratio} |")
+                  f"{_ms([r['val_micro_f1'] for r in rs])} | {_quartiles(rs)} | {statistics.mean(spe):.0f} | {ratio} | "
+                  f"{max(r['peak_memory_mb'] or 0 for r in rs):.0f} |")
         hamr = by[(ds, a.hamr)]
         if hamr and all(by[(ds, b)] for b in BASELINES):
             mean = lambda rs, k: statistics.mean(r[k] for r in rs)  # noqa: E731
