@@ -540,6 +540,15 @@ class _Log:
             fh.write(f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
 
+def _live_holder(path: Path) -> int | None:
+    """The pid written in ``path`` when it is another live process (not this one), else None."""
+    try:
+        pid = int(path.read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if pid and pid != os.getpid() and _alive(pid) else None
+
+
 class _Lock:
     """``<out>/bench.lock`` holding the pid, taken by the Ray scheduler: two benches on one results folder would
     restart each other's runs (local benches share a folder through :class:`_Claims` instead)."""
@@ -548,13 +557,9 @@ class _Lock:
         self.path = out / "bench.lock"
 
     def __enter__(self) -> "_Lock":
-        if self.path.exists():
-            try:
-                pid = int(self.path.read_text().strip() or 0)
-            except ValueError:
-                pid = 0
-            if pid and pid != os.getpid() and _alive(pid):
-                raise RuntimeError(f"{self.path}: a bench (pid {pid}) is already running on this folder")
+        pid = _live_holder(self.path)
+        if pid is not None:
+            raise RuntimeError(f"{self.path}: a bench (pid {pid}) is already running on this folder")
         self.path.write_text(str(os.getpid()))
         return self
 
@@ -576,11 +581,7 @@ class _Claims:
 
     def holder(self, spec: "RunSpec") -> int | None:
         """The pid of another live bench holding ``spec``, else None."""
-        try:
-            pid = int(self._path(spec).read_text().strip() or 0)
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if pid and pid != os.getpid() and _alive(pid) else None
+        return _live_holder(self._path(spec))
 
     def take(self, spec: "RunSpec") -> bool:
         """Claim ``spec`` for this process; False when another live bench holds it."""
@@ -611,13 +612,9 @@ class _Claims:
 def _refuse_if_ray_bench(out: Path) -> None:
     """A Ray bench holds ``bench.lock`` on its folder; a local bench must not restart its runs."""
     lock = out / "bench.lock"
-    if lock.exists():
-        try:
-            pid = int(lock.read_text().strip() or 0)
-        except ValueError:
-            pid = 0
-        if pid and pid != os.getpid() and _alive(pid):
-            raise RuntimeError(f"{lock}: a Ray bench (pid {pid}) is already running on this folder")
+    pid = _live_holder(lock)
+    if pid is not None:
+        raise RuntimeError(f"{lock}: a Ray bench (pid {pid}) is already running on this folder")
 
 
 def _alive(pid: int) -> bool:
