@@ -96,7 +96,7 @@ def main() -> None:
         first = 2  # timed steps start at step 2: phase of step j is (first + j) % interval
         med = statistics.mean(statistics.median(ts[j] for j in range(len(ts)) if (first + j) % interval == ph)
                               for ph in range(interval))
-        oversample = 1.0 if name == "erm" else trainers[name].settings["oversample"]
+        oversample = 1.0 if name == "erm" else trainers[name].args.oversample
         steps_epoch = math.ceil(math.ceil(oversample * n) / a.batch_size)
         rows.append({"config": name, "options": CONFIGS[name], "oversample": oversample, "meta_interval": interval,
                      "median_s_per_step": med,

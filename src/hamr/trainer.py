@@ -268,7 +268,7 @@ class HAMRTrainer(ImbalanceTrainer):
         )
         self.boost = np.zeros(n, dtype=np.float64)
         self.sampler = HardnessSampler(
-            n, seed=args.seed, oversample=self.settings["oversample"], uniform=not args.uses_resampling
+            n, seed=args.seed, oversample=args.oversample, uniform=not args.uses_resampling
         )
         self.knn = None
         self.meta_steps = 0

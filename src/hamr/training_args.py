@@ -208,7 +208,6 @@ class HAMRArguments(ImbalanceArguments):
             "memory_eps": self.memory_eps if self.memory_eps is not None else (1e-4 if ner else 1e-6),
             "knn_lambda": self.knn_lambda if self.knn_lambda is not None else (0.1 if ner else 0.7),
             "meta_batch_size": self.meta_batch_size or self.per_device_train_batch_size,
-            "oversample": self.oversample,
             "ner_train_max_token": ner and self.faithful,
         }
 
