@@ -396,6 +396,31 @@ def test_gbc_trainer_selects_k_distinct_meta_examples_and_learns_weights(tmp_pat
     assert len(tr.selection["layers"]) == 3
 
 
+def test_gbc_default_weight_lr_follows_the_inner_lr_and_moves_the_weights(tmp_path, tokenizer):
+    """η_w = 1/η_in by default: g is proportional to η_in, so a fixed η_w (1 in earlier versions) left every
+    weight at 1 - |g| ~ 1 - 2e-5 on MiniLM at lr 4e-5, and GBC trained as plain CE."""
+    from hamr.data import load_benchmark
+    from hamr.tasks import encode_split
+
+    bundle = load_benchmark("humaid_idai19", limit={"train": 24, "validation": 8, "test": 8})
+    train = encode_split(bundle.train, tokenizer, bundle.vocab, 32)
+    args = ImbalanceArguments(
+        output_dir=str(tmp_path), method=Method.GBC, num_train_epochs=1, per_device_train_batch_size=8,
+        learning_rate=1e-3, lr_scheduler_type="constant", report_to=[], save_strategy="no", use_cpu=True,
+        disable_tqdm=True, seed=3, gbc_warmup_epochs=0.0, gbc_meta_size=4, gbc_score_examples=8,
+        gbc_max_coordinates=64, gbc_lookahead_scope="all",
+    )
+    assert args.gbc_weight_lr is None
+    tr = GBCTrainer(model=tiny_bert(tokenizer, len(bundle.vocab), dropout=0.0), args=args, train_dataset=train,
+                    processing_class=tokenizer, meta_size=4)
+    assert tr._weight_lr(1e-3) == pytest.approx(1e3) and tr._weight_lr(0.0) == 0.0
+    tr.train()
+    w = tr.example_weights
+    assert tr.l2rw_steps == 3 and float((1 - w).abs().max()) > 1e-3, f"weights stayed flat: {w.tolist()}"
+    with pytest.raises(ValueError, match="gbc_weight_lr"):
+        ImbalanceArguments(output_dir=str(tmp_path), gbc_weight_lr=0.0, report_to=[])
+
+
 # ----------------------------------------------------------------------------------------- MetaBalance
 
 

@@ -44,7 +44,15 @@ class ImbalanceArguments(TrainingArguments):
     gbc_meta_size: int | None = field(
         default=None, metadata={"help": "GBC: meta-set size K (None: the size of HAMR's balanced meta set)."}
     )
-    gbc_weight_lr: float = field(default=1.0, metadata={"help": "GBC (L2RW-style): step size η_w on example weights."})
+    gbc_weight_lr: float | None = field(
+        default=None,
+        metadata={
+            "help": "GBC (L2RW-style): step size η_w on example weights, w ← clip(w − η_w g, 1e-7, 1). None: 1/η_in "
+            "(the virtual step's lr), so an update moves a weight by ⟨∇L_meta(θ'), ∇ℓ_j⟩/B whatever the training lr. "
+            "g is proportional to η_in: |g| ≈ 2e-5 at lr 4e-5 (benchmarks/runs/gbc_weight_scale.py), so a fixed "
+            "η_w of 1 leaves every weight within 1e-4 of 1 and GBC trains as plain CE."
+        },
+    )
     gbc_score_examples: int = field(
         default=64, metadata={"help": "GBC: training examples (seeded sample) whose gradients score the layers."}
     )
@@ -68,6 +76,8 @@ class ImbalanceArguments(TrainingArguments):
 
     def __post_init__(self) -> None:
         self.method = Method.parse(self.method)
+        if self.gbc_weight_lr is not None and not self.gbc_weight_lr > 0:
+            raise ValueError(f"ImbalanceArguments.gbc_weight_lr must be > 0 (or None: 1/η_in), got {self.gbc_weight_lr}")
         super().__post_init__()
 
 

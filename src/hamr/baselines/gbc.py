@@ -28,7 +28,8 @@ schedule, one budget of ``num_train_epochs``; the pipeline's timing covers every
    θ'_S = θ_S − η_in ∇_{θ_S} mean(w·ℓ) on the look-ahead parameters (:func:`hamr.weighting.select_lookahead`,
    ``gbc_lookahead_scope``/``gbc_lookahead_layers``, last_k/1 by default; η_in = ``gbc_inner_lr`` or the
    optimiser's current lr); the mean CE of a meta batch at θ' (``functional_call``, math attention, other
-   parameters frozen); g = ∂L_meta/∂w; w ← clip(w − η_w g, 1e-7, 1) with η_w = ``gbc_weight_lr``; then the
+   parameters frozen); g = ∂L_meta/∂w; w ← clip(w − η_w g, 1e-7, 1) with η_w = ``gbc_weight_lr`` (default
+   1/η_in: g is proportional to η_in, so a fixed η_w would make the weights' pace follow the lr); then the
    real step on mean(w_new·ℓ). The clip keeps every weight ≥ 1e-7, so the mean is never 0 (a guard falls back
    to w = 1 if it were). A non-finite g keeps the old weights (counted in ``num_skipped``).
 
@@ -560,6 +561,12 @@ class GBCTrainer(ImbalanceTrainer):
             return float(self.lr_scheduler.get_last_lr()[0])
         return float(self.args.learning_rate)
 
+    def _weight_lr(self, inner_lr: float) -> float:
+        """η_w: ``gbc_weight_lr``, or 1/η_in (0 while η_in is 0, e.g. at the first warm-up step)."""
+        if self.args.gbc_weight_lr is not None:
+            return float(self.args.gbc_weight_lr)
+        return 1.0 / inner_lr if inner_lr > 0 else 0.0
+
     def _store_weights(self, index: torch.Tensor, weights: torch.Tensor) -> None:
         """Write the batch's new weights into the table; under DDP the (index, weight) pairs of every rank,
         so that the table stays identical everywhere (not exercised by the tests: single process)."""
@@ -596,7 +603,8 @@ class GBCTrainer(ImbalanceTrainer):
 
         idx = index.detach().cpu()
         old = self.example_weights[idx].to(device=losses.device, dtype=losses.dtype)
-        step = l2rw_weight_step(old, losses, params, meta_loss_at, self._inner_lr(), float(args.gbc_weight_lr))
+        inner_lr = self._inner_lr()
+        step = l2rw_weight_step(old, losses, params, meta_loss_at, inner_lr, self._weight_lr(inner_lr))
         self.l2rw_steps += 1
         self.num_skipped += int(step.skipped)
         self._store_weights(index, step.weights.detach())
@@ -607,6 +615,7 @@ class GBCTrainer(ImbalanceTrainer):
         self._log_acc["gbc_meta_loss"].append(step.meta_loss)
         self._log_acc["gbc_batch_weight_mean"].append(float(weights.mean()))
         self._log_acc["gbc_weight_min"].append(float(weights.min()))
+        self._log_acc["gbc_weight_grad_abs"].append(float(step.grad.abs().mean()))
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
