@@ -439,6 +439,28 @@ def test_jobs_run_side_by_side_and_each_finished_run_is_saved(tmp_path, quiet):
         run_grid(protocol, out, specs, runner=slow, jobs=0)
 
 
+def test_estimates_prefer_the_runs_measured_here(tmp_path, quiet):
+    """A finished run's machine seconds (wall / concurrent jobs) replace the cost model for its entry; an
+    unfinished entry of the same dataset and settings scales the measured ERM run by its cost factor."""
+    protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1])))
+    specs = {s.entry: s for s in expand_grid(protocol, only_datasets=["humaid_idai19"])}
+    out = tmp_path / "r"
+    run_grid(protocol, out, [specs["erm"]], runner=fake_runner({("humaid_idai19", "erm", 1): (0.5,)}), jobs=1)
+    done_path = out / "runs" / "humaid_idai19" / "erm" / "seed1" / "done.json"
+    done = json.loads(done_path.read_text())
+    done.update(wall_seconds=300.0, concurrent_jobs=2)
+    done_path.write_text(json.dumps(done))
+    measured = bench.measured_costs(out)
+    assert list(measured.values()) == [150.0]
+    assert bench.estimate_seconds(specs["erm"], measured) == 150.0
+    assert bench.estimate_seconds(specs["hamr"], measured) == pytest.approx(150.0 * bench.METHOD_COST["hamr"])
+    model = bench.estimate_seconds(specs["hamr"])
+    assert model is not None and model != bench.estimate_seconds(specs["hamr"], measured)
+    other = dict(specs["erm"].settings, max_length=32)  # other settings: nothing measured, the cost model
+    spec32 = bench.RunSpec(**{**specs["erm"].__dict__, "settings": other})
+    assert bench.estimate_seconds(spec32, measured) == bench.estimate_seconds(spec32)
+
+
 def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):
     seen = {}
 
