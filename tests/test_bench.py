@@ -461,6 +461,30 @@ def test_estimates_prefer_the_runs_measured_here(tmp_path, quiet):
     assert bench.estimate_seconds(spec32, measured) == bench.estimate_seconds(spec32)
 
 
+def test_a_protocol_edited_after_its_runs_finished_is_refused(tmp_path):
+    """A finished run is skipped by a re-run; if the protocol's settings changed since, skipping it would mix
+    two protocols in one report, so the bench stops and names the run and what differs."""
+    from typer.testing import CliRunner
+
+    from hamr.cli import app
+
+    first = _write(tmp_path, _protocol(seeds=[1]), "p.json")
+    protocol = load_protocol(first)
+    specs = expand_grid(protocol, only_datasets=["humaid_idai19"], only_methods=["erm"])
+    out = tmp_path / "r"
+    run_grid(protocol, out, specs, runner=fake_runner({("humaid_idai19", "erm", 1): (0.5,)}))
+    bench.check_finished_runs(specs, out)  # unchanged: fine
+    raw = _protocol(seeds=[1])
+    raw["settings"]["max_length"] = 2 * protocol.settings["max_length"]
+    edited = load_protocol(_write(tmp_path, raw, "p2.json"))
+    specs2 = expand_grid(edited, only_datasets=["humaid_idai19"], only_methods=["erm"])
+    with pytest.raises(ProtocolError, match=r"seed1/done.json: max_length"):
+        run_grid(edited, out, specs2, runner=fake_runner({}))
+    res = CliRunner().invoke(app, ["bench", "run", str(tmp_path / "p2.json"), "--out", str(out), "--dry-run",
+                                   "--only-datasets", "humaid_idai19", "--only-methods", "erm"])
+    assert res.exit_code == 2 and "other settings" in res.output
+
+
 def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):
     seen = {}
 

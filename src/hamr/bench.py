@@ -680,6 +680,32 @@ def prepare_run_folder(spec, out: Path, tag: str, log, counts: dict[str, int]) -
     return folder
 
 
+def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> None:
+    """Refuse to go on when a finished run in ``out`` was made with other settings or options than its spec
+    (the protocol was edited after it ran): it would be skipped, and the report would mix two protocols.
+    Raises :class:`ProtocolError` naming the ``done.json`` files and what differs."""
+    stale = []
+    for spec in specs:
+        path = spec.folder(Path(out)) / DONE
+        if not path.exists():
+            continue
+        try:
+            done = json.loads(path.read_text())
+        except ValueError as exc:
+            raise ProtocolError(f"{path}: not valid JSON ({exc}); delete the run folder to re-run it") from exc
+        diff = [f"{k} {done.get('settings', {}).get(k)!r} -> {v!r}" for k, v in spec.settings.items()
+                if done.get("settings", {}).get(k) != v]
+        if done.get("options", {}) != spec.options:
+            diff.append(f"options {done.get('options')!r} -> {spec.options!r}")
+        if diff:
+            stale.append(f"{path}: {'; '.join(diff)}")
+    if stale:
+        more = f" (and {len(stale) - 5} more)" if len(stale) > 5 else ""
+        raise ProtocolError(
+            f"{len(stale)} finished run(s) in {out} were made with other settings than the protocol now gives; "
+            "delete those run folders to re-run them, or use another --out:\n  " + "\n  ".join(stale[:5]) + more)
+
+
 def run_grid(
     protocol: Protocol,
     out: str | os.PathLike,
@@ -707,6 +733,7 @@ def run_grid(
     if runner is subprocess_runner and (jobs > 1 or threads is not None):
         runner = functools.partial(subprocess_runner, threads=threads or max(1, (os.cpu_count() or 1) // jobs))
     counts = {"total": len(specs), "skipped": 0, "finished": 0, "failed": 0, "restarted": 0}
+    check_finished_runs(specs, out)
     pending = [(i, s) for i, s in enumerate(specs, 1) if not (s.folder(out) / DONE).exists()]
     counts["skipped"] = len(specs) - len(pending)
     guard = threading.Lock()  # counts, the log and summary.json are shared by the worker threads
@@ -1294,6 +1321,11 @@ def bench_run(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
     out = out or Path("benchmarks") / "results" / protocol.name
+    try:
+        check_finished_runs(specs, out)
+    except ProtocolError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
     if dry_run:
         _print_plan(protocol, specs, out)
         return

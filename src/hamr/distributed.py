@@ -193,6 +193,7 @@ def run_bench_on_ray(
     out.mkdir(parents=True, exist_ok=True)
     log = bench._Log(out)
     counts = {"total": len(specs), "skipped": 0, "finished": 0, "failed": 0, "restarted": 0}
+    bench.check_finished_runs(specs, out)
     pending = [(i, s) for i, s in enumerate(specs, 1) if not (s.folder(out) / bench.DONE).exists()]
     counts["skipped"] = len(specs) - len(pending)
     with bench._Lock(out):
