@@ -32,4 +32,6 @@ if [ "$queue" = b ]; then
   run humaid_idai19 balanced_sampler $CLS --method balanced_sampler
   run humaid_idai19 lnr $CLS --method lnr
   for m in icf effective_number focal dice balanced_sampler; do run tweetner7 $m $NER --method $m; done
+  # Dice at smooth 1e-4 (session 11: the old default smooth 1 is the "dice" run above, collapsed to the majority class)
+  run humaid_idai19 dice_smooth1e-4 $CLS --method dice -o dice_smooth=0.0001
 fi

@@ -33,7 +33,13 @@ class ImbalanceArguments(TrainingArguments):
     effective_number_beta: float = field(
         default=0.9999, metadata={"help": "β of the Effective Number weights (Cui et al. 2019); also Focal's α."}
     )
-    dice_smooth: float = field(default=1.0, metadata={"help": "Smoothing of the soft Dice loss."})
+    dice_smooth: float = field(
+        default=1e-4,
+        metadata={
+            "help": "Smoothing of the soft Dice loss (1e-4, the Dice authors' trainer default; at method.md's 1, "
+            "Dice collapsed to the majority class on Cyclone-Idai19: see hamr.losses.DiceLoss)."
+        },
+    )
     lnr_t_flip: float = field(default=7.5, metadata={"help": "LNR flip threshold t_flip (authors: 7.5 for 10 classes)."})
     lnr_first_stage_epochs: float = field(
         default=1.0, metadata={"help": "Epochs of the plain first-stage model whose probabilities drive LNR."}
