@@ -46,11 +46,12 @@ def test_training_loss_goes_down_on_real_data(tiny_models, tmp_path, dataset):
 
 def test_cli_train_then_evaluate_a_saved_model(tiny_models, tmp_path):
     out = tmp_path / "run"
-    r = runner.invoke(app, ["train", "--dataset", "humaid_idai19", "--limit", "48", "--epochs", "1",
-                            "--max-length", "32", "--output-dir", str(out), "-o", "logging_steps=100"])
+    r = runner.invoke(app, ["train", "--dataset", "humaid_idai19", "--limit", "48", "--max-train-examples", "40",
+                            "--epochs", "1", "--max-length", "32", "--output-dir", str(out), "-o", "logging_steps=100"])
     assert r.exit_code == 0, r.output
     assert "macro-F1" in r.output and "missing_or_found_people" in r.output
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_examples"] == 40 and metrics["test_examples"] == 48  # the cap samples train only
     r = runner.invoke(app, ["evaluate", str(out / "model"), "--dataset", "humaid_idai19", "--limit", "48",
                             "--max-length", "32", "--output", str(tmp_path / "eval.json")])
     assert r.exit_code == 0, r.output

@@ -110,6 +110,9 @@ def train(
     max_length: int = typer.Option(64, help="Maximum tokens per example."),
     seed: int = typer.Option(42),
     limit: Optional[int] = typer.Option(None, help="Use only the first N examples of every split."),
+    max_train_examples: Optional[int] = typer.Option(
+        None, min=1, help="Train on a seeded random sample of N training examples (keeps the class imbalance; "
+        "validation and test stay whole), as the benchmark protocols' caps."),
     output_dir: Path = typer.Option(Path("runs/latest"), help="Where the model, metrics and predictions go."),
     option: list[str] = typer.Option([], "--option", "-o", help="Any HAMRArguments/ImbalanceArguments field, key=value."),
     no_save_model: bool = typer.Option(False, help="Do not save the model."),
@@ -131,6 +134,7 @@ def train(
         data_options=data_options,
         data_root=str(data_root) if data_root else None,
         limit=limit,
+        max_train_examples=max_train_examples,
         model=model,
         method=method,
         max_length=max_length,
