@@ -35,6 +35,7 @@ CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 2 ste
     "erm": {},
     "hamr_default": {},
     "hamr_all": {"lookahead_scope": "all", "meta_interval": 1},
+    "hamr_all_interval2": {"lookahead_scope": "all"},
     "hamr_last1": {"lookahead_scope": "last_k", "lookahead_layers": 1, "meta_interval": 1},
     "hamr_head": {"lookahead_scope": "head", "meta_interval": 1},
     "hamr_last1_interval2": {"lookahead_scope": "last_k", "meta_interval": 2},
