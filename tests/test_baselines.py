@@ -82,6 +82,7 @@ def test_lnr_classification_flips_what_the_formula_gives():
     expected, flips = _reference_lnr(P, np.array(labels), [5, 3, 2, 1], 0.5, np.random.default_rng(11).random(11))
     assert [new_ds[i]["labels"] for i in range(len(ds))] == expected.tolist() == res.labels
     assert res.flips == flips and res.num_flipped >= 1
+    assert res.summary()["max_eligible_z"] == res.max_eligible_z > 0.5  # recorded in lnr_flips.json
     assert expected[1] == 3  # the planted look-alike flips
     assert any(expected[i] == 0 for i in range(5))  # not every majority example does
     assert all(expected[i] == labels[i] for i in range(len(labels)) if labels[i] == 3)  # rarest never flips

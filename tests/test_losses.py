@@ -18,6 +18,7 @@ from hamr.losses import (
     inverse_frequency_weights,
     lnr_flip,
     lnr_flip_rates,
+    lnr_max_eligible_z,
     per_example_ce,
 )
 
@@ -333,6 +334,14 @@ def test_lnr_flip_rates_by_hand():
         [0.0, 0.0, 0.0],
     ]
     np.testing.assert_allclose(rates, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_lnr_max_eligible_z_says_how_far_t_flip_is():
+    # the eligible pairs above: z = -0.5 everywhere but ex. 2 -> class 1 and ex. 3 -> class 2 at z = 2
+    assert lnr_max_eligible_z(LNR_PROBS, LNR_LABELS, LNR_COUNTS) == pytest.approx(2.0)
+    new, flips = lnr_flip(LNR_PROBS, LNR_LABELS, LNR_COUNTS, t_flip=7.5, rng=np.random.default_rng(0))
+    assert flips == {} and (new == LNR_LABELS).all()  # the authors' t_flip is far above z = 2: no flip
+    assert lnr_max_eligible_z(LNR_PROBS, LNR_LABELS, [2, 2, 2]) is None  # equal counts: no rarer class
 
 
 def test_lnr_flip_against_fixed_draws():

@@ -374,6 +374,26 @@ def lnr_flip_rates(
     c = probs.shape[1]
     if not ((labels >= 0) & (labels < c)).all():
         raise ValueError(f"labels must be class ids in [0, {c})")
+    z, prior_weight, own = _lnr_z_prior(probs, labels, counts)
+    rates = np.tanh(z - t_flip) * prior_weight
+    rates[own] = 0.0
+    return rates
+
+
+def lnr_max_eligible_z(probs: np.ndarray, labels: np.ndarray, class_counts: Iterable[int] | np.ndarray) -> float | None:
+    """The largest z_ik over the pairs LNR could flip (a rarer class k than y_i: prior weight > 0), or None
+    when there is none. Nothing flips with certainty unless it exceeds ``t_flip``: when LNR flips nothing,
+    this says how far ``t_flip`` is from doing anything."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    z, prior_weight, _ = _lnr_z_prior(probs, labels, np.asarray(list(class_counts), dtype=np.float64))
+    eligible = prior_weight > 0
+    return float(z[eligible].max()) if eligible.any() else None
+
+
+def _lnr_z_prior(probs: np.ndarray, labels: np.ndarray, counts: np.ndarray):
+    """z ``[N, C]``, prior weight ``[N, C]`` and the own-label mask of :func:`lnr_flip_rates`."""
+    c = probs.shape[1]
     own = labels[:, None] == np.arange(c)[None, :]  # [N, C]: example i is labelled k
     others = ~own
     z = np.zeros_like(probs)
@@ -387,9 +407,7 @@ def lnr_flip_rates(
     span = counts.max() - counts.min()
     prior = 1.0 - (counts - counts.min()) / span if span > 0 else np.zeros(c)
     prior_weight = np.maximum(prior[None, :] - prior[labels][:, None], 0.0)
-    rates = np.tanh(z - t_flip) * prior_weight
-    rates[own] = 0.0
-    return rates
+    return z, prior_weight, own
 
 
 def lnr_flip(

@@ -40,7 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..enums import TaskType
-from ..losses import WeightedCrossEntropy, class_counts_from_labels, lnr_flip
+from ..losses import WeightedCrossEntropy, class_counts_from_labels, lnr_flip, lnr_max_eligible_z
 from ..tasks import IGNORE_INDEX, EncodedDataset
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class FlipResult:
     class_names: list[str]
     class_counts: list[int]
     flips: dict[tuple[int, int], int]  # (from class, to class) -> count, class ids into class_names
+    max_eligible_z: float | None = None  # the largest z LNR could flip on (losses.lnr_max_eligible_z)
 
     @property
     def num_flipped(self) -> int:
@@ -68,6 +69,7 @@ class FlipResult:
             "unit": self.unit,
             "num_units": self.num_units,
             "num_flipped": self.num_flipped,
+            "max_eligible_z": self.max_eligible_z,
             "class_counts": {n: int(c) for n, c in zip(self.class_names, self.class_counts)},
             "flips": [
                 {"from": self.class_names[a], "to": self.class_names[b], "count": int(n)}
@@ -93,7 +95,8 @@ def flip_classification(
     labels = np.asarray(labels, dtype=np.int64)
     counts = class_counts_from_labels(labels.tolist(), len(class_names))
     new, flips = lnr_flip(np.asarray(probs), labels, counts, t_flip=t_flip, rng=rng)
-    return FlipResult([int(y) for y in new], "example", len(labels), list(class_names), counts.tolist(), flips)
+    return FlipResult([int(y) for y in new], "example", len(labels), list(class_names), counts.tolist(), flips,
+                      lnr_max_eligible_z(probs, labels, counts))
 
 
 # ----------------------------------------------------------------------------------------------- NER
@@ -178,7 +181,8 @@ def flip_ner_spans(
         for pos in positions:
             prefix, _ = decode[new_rows[s][pos]]
             new_rows[s][pos] = encode[(prefix, int(new))]
-    return FlipResult(new_rows, "entity_span", len(span_types), types, counts.tolist(), flips)
+    return FlipResult(new_rows, "entity_span", len(span_types), types, counts.tolist(), flips,
+                      lnr_max_eligible_z(np.stack(span_probs), np.asarray(span_types), counts))
 
 
 # ------------------------------------------------------------------------------------------ datasets
@@ -272,6 +276,12 @@ def train_lnr(ctx):
         "LNR flipped %d of %d %ss: %s", result.num_flipped, result.num_units, result.unit.replace("_", " "),
         ", ".join(f"{f['from']}->{f['to']}: {f['count']}" for f in summary["flips"]) or "none",
     )
+    if result.num_flipped == 0:
+        z = result.max_eligible_z
+        logger.warning(
+            "LNR flipped nothing, so it trains as plain cross-entropy: t_flip %.2f is above %s; lower "
+            "lnr_t_flip (a flip needs z > t_flip, and is likely only well above it)", args.lnr_t_flip,
+            f"every z it could flip on (the largest is {z:.2f})" if z is not None else "every z (no rarer class)")
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, FLIPS_FILE), "w") as fh:
         json.dump(summary, fh, indent=2)
