@@ -91,6 +91,14 @@ def test_lnr_classification_flips_what_the_formula_gives():
     assert new_ds[0]["example_index"] == 0 and new_ds[0]["input_ids"] == [101, 7, 102]
 
 
+def test_lnr_says_why_nothing_flipped():
+    from hamr.baselines.lnr import no_flip_message
+
+    assert "t_flip 7.50 is above every z it could flip on (the largest is 2.00)" in no_flip_message(2.0, 7.5)
+    assert "above t_flip 1.00 but no draw" in no_flip_message(2.0, 1.0)
+    assert "no class is rarer" in no_flip_message(None, 7.5)
+
+
 def test_lnr_classification_with_certain_rates():
     """t_flip = -100 makes tanh(z − t) = 1: the rate is exactly the prior weight max(prior_k − prior_y, 0)."""
     labels = [0, 0, 0, 0, 1, 1, 2]  # prior: 0, 2/3, 1

@@ -235,6 +235,16 @@ def flip_dataset(
 # ------------------------------------------------------------------------------------------ training
 
 
+def no_flip_message(max_eligible_z: float | None, t_flip: float) -> str:
+    """The warning of a run in which LNR flipped nothing (it then trains as plain cross-entropy)."""
+    z, t = max_eligible_z, t_flip
+    why = ("no class is rarer than another" if z is None else
+           f"t_flip {t:.2f} is above every z it could flip on (the largest is {z:.2f})" if z <= t else
+           f"the largest eligible z ({z:.2f}) is above t_flip {t:.2f} but no draw fell under its rate")
+    return (f"LNR flipped nothing, so it trains as plain cross-entropy: {why}; a lower lnr_t_flip flips more "
+            "(a flip needs z > t_flip, and is likely only well above it)")
+
+
 def train_lnr(ctx):
     """LNR end to end (see the module docstring); returns the trained second-stage Trainer, with the flip
     summary as ``trainer.lnr_flips``."""
@@ -277,11 +287,7 @@ def train_lnr(ctx):
         ", ".join(f"{f['from']}->{f['to']}: {f['count']}" for f in summary["flips"]) or "none",
     )
     if result.num_flipped == 0:
-        z = result.max_eligible_z
-        logger.warning(
-            "LNR flipped nothing, so it trains as plain cross-entropy: t_flip %.2f is above %s; lower "
-            "lnr_t_flip (a flip needs z > t_flip, and is likely only well above it)", args.lnr_t_flip,
-            f"every z it could flip on (the largest is {z:.2f})" if z is not None else "every z (no rarer class)")
+        logger.warning(no_flip_message(result.max_eligible_z, args.lnr_t_flip))
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, FLIPS_FILE), "w") as fh:
         json.dump(summary, fh, indent=2)
