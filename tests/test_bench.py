@@ -483,6 +483,9 @@ def test_a_protocol_edited_after_its_runs_finished_is_refused(tmp_path):
     res = CliRunner().invoke(app, ["bench", "run", str(tmp_path / "p2.json"), "--out", str(out), "--dry-run",
                                    "--only-datasets", "humaid_idai19", "--only-methods", "erm"])
     assert res.exit_code == 2 and "other settings" in res.output
+    res = CliRunner().invoke(app, ["bench", "run", str(tmp_path / "p2.json"), "--out", str(out),
+                                   "--only-datasets", "humaid_idai19", "--only-methods", "erm"])
+    assert res.exit_code == 2 and "other settings" in res.output  # a real run stops before running anything
 
 
 def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):

@@ -1321,12 +1321,12 @@ def bench_run(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
     out = out or Path("benchmarks") / "results" / protocol.name
-    try:
-        check_finished_runs(specs, out)
-    except ProtocolError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
     if dry_run:
+        try:
+            check_finished_runs(specs, out)  # a real run checks in run_grid / run_bench_on_ray
+        except ProtocolError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2)
         _print_plan(protocol, specs, out)
         return
     signal.signal(signal.SIGTERM, _sigterm_to_exit)  # `kill PID` stops the current run's process too
@@ -1338,6 +1338,9 @@ def bench_run(
                                       num_cpus=ray_cpus, num_gpus=ray_gpus)
         else:
             counts = run_grid(protocol, out, specs, jobs=jobs, threads=threads)
+    except ProtocolError as exc:  # finished runs made with other settings (check_finished_runs)
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
     except (RuntimeError, ImportError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
