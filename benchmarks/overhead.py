@@ -41,6 +41,7 @@ CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 2 ste
     "hamr_last1_interval2": {"lookahead_scope": "last_k", "meta_interval": 2},
     "hamr_head_interval2": {"lookahead_scope": "head", "meta_interval": 2},
     "hamr_last1_os12": {"lookahead_scope": "last_k", "meta_interval": 1, "oversample": 1.2},
+    "hamr_os12_interval3": {"oversample": 1.2, "meta_interval": 3},
     "hamr_last1_fd": {"lookahead_scope": "last_k", "meta_interval": 1, "hypergrad_backend": "finite_difference"},
 }
 

@@ -106,7 +106,7 @@ def train(
     method: Method = typer.Option(Method.ERM, help="Training method."),
     epochs: float = typer.Option(3.0, help="Training epochs."),
     batch_size: int = typer.Option(16, help="Training batch size."),
-    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER (method.md §8). On a small NER budget MiniLM needs more: the CPU protocol uses 1e-4 (benchmarks/configs/cpu.json)."),
     max_length: int = typer.Option(64, help="Maximum tokens per example."),
     seed: int = typer.Option(42),
     limit: Optional[int] = typer.Option(None, help="Use only the first N examples of every split."),
