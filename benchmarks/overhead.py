@@ -31,18 +31,19 @@ from hamr.tasks import IndexCollator, encode_split, load_model, load_tokenizer
 from hamr.trainer import HAMRTrainer, ImbalanceTrainer
 from hamr.training_args import HAMRArguments, ImbalanceArguments
 
-CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 2 steps, N draws per epoch)
+CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 3 steps, 1.2N draws per epoch)
     "erm": {},
     "hamr_default": {},
-    "hamr_all": {"lookahead_scope": "all", "meta_interval": 1},
-    "hamr_all_interval2": {"lookahead_scope": "all"},
-    "hamr_last1": {"lookahead_scope": "last_k", "lookahead_layers": 1, "meta_interval": 1},
-    "hamr_head": {"lookahead_scope": "head", "meta_interval": 1},
-    "hamr_last1_interval2": {"lookahead_scope": "last_k", "meta_interval": 2},
-    "hamr_head_interval2": {"lookahead_scope": "head", "meta_interval": 2},
+    "hamr_int2_n": {"oversample": 1.0, "meta_interval": 2},  # the default before session 12
+    "hamr_all": {"lookahead_scope": "all", "meta_interval": 1, "oversample": 1.0},
+    "hamr_all_interval2": {"lookahead_scope": "all", "meta_interval": 2, "oversample": 1.0},
+    "hamr_last1": {"lookahead_scope": "last_k", "lookahead_layers": 1, "meta_interval": 1, "oversample": 1.0},
+    "hamr_head": {"lookahead_scope": "head", "meta_interval": 1, "oversample": 1.0},
+    "hamr_last1_interval2": {"lookahead_scope": "last_k", "meta_interval": 2, "oversample": 1.0},
+    "hamr_head_interval2": {"lookahead_scope": "head", "meta_interval": 2, "oversample": 1.0},
     "hamr_last1_os12": {"lookahead_scope": "last_k", "meta_interval": 1, "oversample": 1.2},
     "hamr_os12_interval3": {"oversample": 1.2, "meta_interval": 3},
-    "hamr_last1_fd": {"lookahead_scope": "last_k", "meta_interval": 1, "hypergrad_backend": "finite_difference"},
+    "hamr_last1_fd": {"lookahead_scope": "last_k", "meta_interval": 1, "hypergrad_backend": "finite_difference", "oversample": 1.0},
 }
 
 

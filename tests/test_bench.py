@@ -488,6 +488,35 @@ def test_a_protocol_edited_after_its_runs_finished_is_refused(tmp_path):
     assert res.exit_code == 2 and "other settings" in res.output  # a real run stops before running anything
 
 
+def test_a_finished_run_whose_method_defaults_changed_since_is_refused(tmp_path):
+    """A library default the method reads (HAMR's oversample here) changed after the run: skipping it would
+    mix two versions of the method in one report. A default only another method reads (Dice's smoothing, for
+    an ERM run) does not make the run stale; nor does a field the run did not record."""
+    from hamr import pipeline
+
+    protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1]), "p.json"))
+    specs = expand_grid(protocol, only_datasets=["humaid_idai19"], only_methods=["erm", "hamr"])
+    out = tmp_path / "r"
+    run_grid(protocol, out, specs, runner=fake_runner({("humaid_idai19", "erm", 1): (0.5,),
+                                                       ("humaid_idai19", "hamr", 1): (0.6,)}))
+    by = {s.entry: s for s in specs}
+    for entry, edit in (("erm", {"dice_smooth": "1.0"}), ("hamr", {"meta_interval": "2", "wnet_inputs": "x"})):
+        spec = by[entry]
+        recorded = pipeline.current_method_settings(spec.method, spec.options)
+        if entry == "hamr":
+            recorded.pop("wnet_inputs")  # a field added after the run: not compared
+        recorded.update({k: v for k, v in edit.items() if k in recorded or entry == "erm"})
+        path = spec.folder(out) / "metrics.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "method_settings": recorded}))
+    bench.check_finished_runs([by["erm"]], out)  # dice_smooth does not concern ERM
+    with pytest.raises(ProtocolError, match=r"hamr/seed1/done.json: default meta_interval '2' -> '3'$"):
+        bench.check_finished_runs(specs, out)
+    hamr_settings = pipeline.current_method_settings("hamr", {})
+    assert hamr_settings["oversample"] == "1.2" and "dice_smooth" not in hamr_settings
+    assert pipeline.current_method_settings("focal", {}) == {"focal_gamma": "2.0", "effective_number_beta": "0.9999"}
+    assert pipeline.current_method_settings("icf", {}) == {}
+
+
 def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):
     seen = {}
 

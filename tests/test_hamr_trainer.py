@@ -57,8 +57,9 @@ def test_hardness_memory_weights_and_sampler_really_move(tmp_path, tokenizer, id
     phi0 = [p.detach().clone() for p in tr.reweighter.net.parameters()]
     tr.train()
     n = len(tr.train_dataset)
-    steps_per_epoch = int(np.ceil(n / 16))
-    assert tr.state.global_step == 2 * steps_per_epoch  # N draws per epoch (the baselines' budget; faithful: 1.2·N)
+    steps_per_epoch = int(np.ceil(np.ceil(1.2 * n) / 16))
+    assert len(tr.sampler) == int(np.ceil(1.2 * n))  # 1.2·N draws per epoch (oversample's default)
+    assert tr.state.global_step == 2 * steps_per_epoch
     assert tr.meta_steps == tr.state.global_step  # meta_interval 1
     assert any(not torch.equal(a, b) for a, b in zip(phi0, tr.reweighter.net.parameters()))
     assert np.ptp(tr.memory.values) > 1e-3, "hardness memory did not move"

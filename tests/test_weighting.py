@@ -162,8 +162,8 @@ def test_faithful_mode_sets_the_reference_behaviour():
     assert d.resolved("classification")["class_prior_power"] == 0.5 and d.resolved("ner")["class_prior_power"] == 0.0
     assert d.resolved("classification")["wnet_lr"] == 1e-3 and a.resolved("classification")["wnet_lr"] == 1e-4
     assert a.resolved("classification")["class_prior_power"] == 0.0
-    assert d.lookahead_scope == LookaheadScope.HEAD and d.meta_interval == 2 and a.meta_interval == 1
-    assert d.oversample == 1.0 and a.oversample == 1.2
+    assert d.lookahead_scope == LookaheadScope.HEAD and d.meta_interval == 3 and a.meta_interval == 1
+    assert d.oversample == 1.2 and a.oversample == 1.2
     with pytest.raises(ValueError, match="oversample"):
         HAMRArguments(output_dir="/tmp/hamr_os", oversample=0.0, report_to=[])
     assert HAMRArguments(output_dir="/tmp/hamr_mi", faithful=True, meta_interval=3, report_to=[]).meta_interval == 3

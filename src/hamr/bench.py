@@ -682,9 +682,11 @@ def prepare_run_folder(spec, out: Path, tag: str, log, counts: dict[str, int]) -
 
 def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> None:
     """Refuse to go on when a finished run in ``out`` was made with other settings or options than its spec
-    (the protocol was edited after it ran): it would be skipped, and the report would mix two protocols.
+    (the protocol was edited after it ran), or when a library default its method reads has changed since
+    (``method_settings`` in its metrics.json): it would be skipped, and the report would mix two protocols.
     Raises :class:`ProtocolError` naming the ``done.json`` files and what differs."""
     stale = []
+    current: dict[str, dict[str, str]] = {}
     for spec in specs:
         path = spec.folder(Path(out)) / DONE
         if not path.exists():
@@ -697,13 +699,34 @@ def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> Non
                 if done.get("settings", {}).get(k) != v]
         if done.get("options", {}) != spec.options:
             diff.append(f"options {done.get('options')!r} -> {spec.options!r}")
+        else:  # same protocol entry: did the library's defaults for this method change since the run?
+            diff += _changed_defaults(spec, path.parent / "metrics.json", current)
         if diff:
             stale.append(f"{path}: {'; '.join(diff)}")
     if stale:
         more = f" (and {len(stale) - 5} more)" if len(stale) > 5 else ""
         raise ProtocolError(
-            f"{len(stale)} finished run(s) in {out} were made with other settings than the protocol now gives; "
-            "delete those run folders to re-run them, or use another --out:\n  " + "\n  ".join(stale[:5]) + more)
+            f"{len(stale)} finished run(s) in {out} were made with other settings than the protocol (or the "
+            "library's defaults) now give; delete those run folders to re-run them, or use another --out:\n  " + "\n  ".join(stale[:5]) + more)
+
+
+def _changed_defaults(spec: RunSpec, metrics_path: Path, cache: dict[str, dict[str, str]]) -> list[str]:
+    """The settings of ``spec``'s method that the finished run recorded (``method_settings`` in its
+    metrics.json) with another value than this code version gives it: a changed library default. Fields the
+    run did not record (added since) are not compared; a run without metrics.json is not checked."""
+    try:
+        recorded = json.loads(metrics_path.read_text()).get("method_settings")
+    except (OSError, ValueError):
+        return []
+    if not isinstance(recorded, dict):
+        return []
+    from . import pipeline
+
+    key = json.dumps([spec.method, spec.options], sort_keys=True, default=str)
+    if key not in cache:
+        cache[key] = pipeline.current_method_settings(spec.method, spec.options)
+    old = pipeline.relevant_method_settings(spec.method, recorded)
+    return [f"default {k} {old[k]!r} -> {v!r}" for k, v in cache[key].items() if k in old and old[k] != v]
 
 
 def run_grid(

@@ -18,6 +18,7 @@ import logging
 import os
 import resource
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +257,39 @@ def _method_settings(args: ImbalanceArguments) -> dict[str, str]:
 
     base = {f.name for f in dataclasses.fields(TrainingArguments)}
     return {f.name: str(getattr(args, f.name)) for f in dataclasses.fields(args) if f.name not in base}
+
+
+# the ImbalanceArguments fields each baseline reads (HAMR reads HAMRArguments' own fields)
+_BASELINE_FIELDS: dict[Method, tuple[str, ...]] = {
+    Method.DICE: ("dice_smooth",),
+    Method.FOCAL: ("focal_gamma", "effective_number_beta"),
+    Method.EFFECTIVE_NUMBER: ("effective_number_beta",),
+}
+_BASELINE_PREFIXES: dict[Method, str] = {Method.LNR: "lnr_", Method.GBC: "gbc_", Method.METABALANCE: "metabalance_"}
+
+
+def relevant_method_settings(method: Method | str, settings: dict[str, str]) -> dict[str, str]:
+    """The part of a run's ``method_settings`` (see :func:`run`) that can change what ``method`` does: HAMR's
+    own fields for HAMR, a baseline's fields for that baseline (``dice_smooth`` for Dice, ...), nothing for
+    ERM, ICF and the balanced sampler. Two runs of a method with equal relevant settings ran the same method,
+    whatever the other methods' defaults were."""
+    method = Method.parse(method)
+    if method == Method.HAMR:
+        own = {f.name for f in dataclasses.fields(ImbalanceArguments)}
+        return {k: v for k, v in settings.items() if k not in own}
+    prefix = _BASELINE_PREFIXES.get(method)
+    names = _BASELINE_FIELDS.get(method, ())
+    return {k: v for k, v in settings.items() if k in names or (prefix is not None and k.startswith(prefix))}
+
+
+def current_method_settings(method: Method | str, options: dict[str, Any]) -> dict[str, str]:
+    """What :func:`run` would record as ``method_settings`` for ``method`` with ``options`` on this code
+    version (the library's current defaults), restricted to :func:`relevant_method_settings`."""
+    method = Method.parse(method)
+    cls = HAMRArguments if method == Method.HAMR else ImbalanceArguments
+    args = cls(output_dir=os.path.join(tempfile.gettempdir(), "hamr_settings_probe"), method=method, report_to=[],
+               use_cpu=True, **options)
+    return relevant_method_settings(method, _method_settings(args))
 
 
 def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle) -> None:
