@@ -97,6 +97,7 @@ def test_bench_grid_on_ray_writes_what_a_local_grid_writes(local_ray, tmp_path, 
         a = json.loads((spec.folder(tmp_path / "local") / "done.json").read_text())
         b = json.loads((spec.folder(tmp_path / "ray") / "done.json").read_text())
         assert set(b) == set(a) | {"node"}  # same record, plus the node the run ran on
+        assert b["concurrent_jobs"] == max(1, os.cpu_count())  # 1-CPU tasks: as many side by side as CPUs
         for key in ("protocol", "dataset", "method", "seed", "settings", "options", "code_version"):
             assert a[key] == b[key]
         run_json = json.loads((spec.folder(tmp_path / "ray") / "run.json").read_text())

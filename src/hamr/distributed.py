@@ -161,6 +161,13 @@ def _ray_run_one(job: tuple[Callable[[Any, Any], int], Any, str]) -> dict[str, A
     }
 
 
+def _tasks_per_node(cpus: int | None, num_cpus: float) -> int:
+    """How many tasks of ``num_cpus`` CPUs Ray runs side by side on a node of ``cpus`` CPUs (at least 1)."""
+    if not cpus or num_cpus <= 0:
+        return 1
+    return max(1, int(cpus // num_cpus))
+
+
 def run_bench_on_ray(
     protocol: Any,
     out: str | Any,
@@ -220,6 +227,9 @@ def run_bench_on_ray(
                 "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
                 "settings": spec.settings, "options": spec.options, "code_version": version,
                 "finished_at": bench._now(), "wall_seconds": result["wall"],
+                # as locally, the runs that could share the machine with this one: Ray schedules up to
+                # cpus / num_cpus such tasks side by side on a node (read by bench.measured_costs)
+                "concurrent_jobs": _tasks_per_node(result["load_average"].get("cpus"), num_cpus),
                 "load_average": result["load_average"], "node": result["node"],
             })
             counts["finished"] += 1
