@@ -122,11 +122,10 @@ TRAIN_TOKENS_PER_SECOND = 2753 * 63.9 / 65
 EVAL_TOKENS_PER_SECOND = 3 * TRAIN_TOKENS_PER_SECOND
 #: Process start, imports, data loading, tokenization and model loading of one run (measured: ~10-14 s).
 RUN_OVERHEAD_SECONDS = 12.0
-#: Training cost relative to plain fine-tuning. HAMR: 141 vs 65 s/epoch in the method.md §10 probe; the others
-#: are estimates from what each does per step (LNR: one extra first-stage epoch and a pass over train; GBC: a
-#: warm-up, gradient features and an L2RW step per batch; MetaBalance: 2-3 forward/backward passes per batch).
-# training time per run in ERM-equivalents (benchmarks/README.md); HAMR's from benchmarks/overhead.py
-# (1.39x: 1.2N draws, a meta step every 3), MetaBalance's from the CPU grid (3-5x); used where nothing was measured
+#: Training cost relative to plain fine-tuning, used where the results folder has no measured run
+#: (benchmarks/README.md). HAMR and its ablations: benchmarks/overhead.py (1.39x with 1.2N draws and a meta step
+#: every 3); MetaBalance: the CPU grid (3-5x); LNR and GBC: estimates from what each does per step (LNR: one
+#: extra first-stage epoch and a pass over train; GBC: a warm-up, gradient features and an L2RW step per batch).
 METHOD_COST = {"lnr": 1.5, "gbc": 2.5, "metabalance": 4.0, "hamr": 1.4}
 ABLATION_COST = {"without_awe": 1.2, "without_resampling": 1.16, "without_knn": 1.4, "without_all": 1.0}
 MINILM_NAMES = {None, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -702,7 +701,7 @@ def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> Non
         if done.get("options", {}) != spec.options:
             diff.append(f"options {done.get('options')!r} -> {spec.options!r}")
         else:  # same protocol entry: did the library's defaults for this method change since the run?
-            diff += _changed_defaults(spec, path.parent / "metrics.json", current)
+            diff += _changed_defaults(spec, path.parent / METRICS, current)
         if diff:
             stale.append(f"{path}: {'; '.join(diff)}")
     if stale:
