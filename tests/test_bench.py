@@ -517,6 +517,43 @@ def test_a_finished_run_whose_method_defaults_changed_since_is_refused(tmp_path)
     assert pipeline.current_method_settings("icf", {}) == {}
 
 
+def test_a_finished_hamr_run_whose_task_dependent_default_changed_since_is_refused(tmp_path):
+    """HAMR leaves τ, λ, the weight net's lr ... at None and resolves them by task (``resolved``); a run records
+    the values it used (``resolved_method_settings``), so a change there is caught too, per task. The meta
+    batch size follows the protocol's batch size, which the protocol check already compares."""
+    from hamr import pipeline
+    from hamr.enums import TaskType
+    from hamr.training_args import HAMRArguments
+
+    args = HAMRArguments(output_dir=str(tmp_path / "a"), report_to=[], use_cpu=True, per_device_train_batch_size=16)
+    used = pipeline._resolved_method_settings(args, TaskType.CLASSIFICATION)
+    assert used["class_prior_power"] == "0.5" and used["knn_lambda"] == "0.7" and used["meta_batch_size"] == "16"
+    assert pipeline._resolved_method_settings(args, TaskType.NER)["class_prior_power"] == "0.0"
+    assert pipeline.current_resolved_settings("erm", {}, "classification") == {}
+    assert pipeline.current_resolved_settings("hamr", {"knn_lambda": 0.3}, "ner")["knn_lambda"] == "0.3"
+
+    protocol = load_protocol(_write(tmp_path, _protocol(seeds=[1]), "p.json"))
+    specs = expand_grid(protocol, only_datasets=["humaid_idai19"], only_methods=["hamr"])
+    out = tmp_path / "r"
+    run_grid(protocol, out, specs, runner=fake_runner({("humaid_idai19", "hamr", 1): (0.6,)}))
+    spec, path = specs[0], specs[0].folder(out) / "metrics.json"
+
+    def record(task, **edit):
+        resolved = {**pipeline.current_resolved_settings(spec.method, spec.options, task), "meta_batch_size": "99"}
+        resolved.update(edit)
+        path.write_text(json.dumps({**json.loads(path.read_text()), "task": task,
+                                    "method_settings": pipeline.current_method_settings(spec.method, spec.options),
+                                    "resolved_method_settings": resolved}))
+
+    record("classification")
+    bench.check_finished_runs(specs, out)  # as now (the meta batch size is the protocol's business)
+    record("classification", class_prior_power="0.25")
+    with pytest.raises(ProtocolError, match=r"classification default class_prior_power '0.25' -> '0.5'$"):
+        bench.check_finished_runs(specs, out)
+    record("ner")  # the same values are right for an NER run: τ 0 there
+    bench.check_finished_runs(specs, out)
+
+
 def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):
     seen = {}
 

@@ -713,12 +713,15 @@ def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> Non
 
 def _changed_defaults(spec: RunSpec, metrics_path: Path, cache: dict[str, dict[str, str]]) -> list[str]:
     """The settings of ``spec``'s method that the finished run recorded (``method_settings`` in its
-    metrics.json) with another value than this code version gives it: a changed library default. Fields the
-    run did not record (added since) are not compared; a run without metrics.json is not checked."""
+    metrics.json) with another value than this code version gives it: a changed library default. HAMR's
+    task-dependent defaults are compared through ``resolved_method_settings`` (the values it ran with on its
+    dataset's task), for runs that recorded them. Fields the run did not record (added since) are not
+    compared; a run without metrics.json is not checked."""
     try:
-        recorded = json.loads(metrics_path.read_text()).get("method_settings")
+        metrics = json.loads(metrics_path.read_text())
     except (OSError, ValueError):
         return []
+    recorded = metrics.get("method_settings")
     if not isinstance(recorded, dict):
         return []
     from . import pipeline
@@ -727,7 +730,15 @@ def _changed_defaults(spec: RunSpec, metrics_path: Path, cache: dict[str, dict[s
     if key not in cache:
         cache[key] = pipeline.current_method_settings(spec.method, spec.options)
     old = pipeline.relevant_method_settings(spec.method, recorded)
-    return [f"default {k} {old[k]!r} -> {v!r}" for k, v in cache[key].items() if k in old and old[k] != v]
+    diff = [f"default {k} {old[k]!r} -> {v!r}" for k, v in cache[key].items() if k in old and old[k] != v]
+    resolved, task = metrics.get("resolved_method_settings"), metrics.get("task")
+    if isinstance(resolved, dict) and resolved and task:  # task-dependent defaults (runs since session 13)
+        rkey = json.dumps([spec.method, spec.options, task], sort_keys=True, default=str)
+        if rkey not in cache:
+            cache[rkey] = pipeline.current_resolved_settings(spec.method, spec.options, task)
+        diff += [f"{task} default {k} {resolved[k]!r} -> {v!r}" for k, v in cache[rkey].items()
+                 if k in resolved and resolved[k] != v]
+    return diff
 
 
 def run_grid(

@@ -292,6 +292,31 @@ def current_method_settings(method: Method | str, options: dict[str, Any]) -> di
     return relevant_method_settings(method, _method_settings(args))
 
 
+# resolved values that follow from the protocol's own settings (compared there), not from a library default
+_PROTOCOL_RESOLVED = ("meta_batch_size",)
+
+
+def _resolved_method_settings(args: ImbalanceArguments, task: TaskType) -> dict[str, str]:
+    """The task-dependent values a HAMR run actually used (:meth:`HAMRArguments.resolved`: the weight net's lr,
+    τ, λ, ... that its fields leave at None), as strings; empty for the other methods."""
+    if not isinstance(args, HAMRArguments):
+        return {}
+    return {k: str(v) for k, v in args.resolved(task).items()}
+
+
+def current_resolved_settings(method: Method | str, options: dict[str, Any], task: TaskType | str) -> dict[str, str]:
+    """What :func:`run` would record as ``resolved_method_settings`` for ``method`` with ``options`` on a
+    ``task`` dataset on this code version, without the values the protocol's settings decide (the meta batch
+    size follows the batch size)."""
+    method = Method.parse(method)
+    if method != Method.HAMR:
+        return {}
+    args = HAMRArguments(output_dir=os.path.join(tempfile.gettempdir(), "hamr_settings_probe"), report_to=[],
+                         use_cpu=True, **options)
+    resolved = _resolved_method_settings(args, TaskType.parse(task))
+    return {k: v for k, v in resolved.items() if k not in _PROTOCOL_RESOLVED}
+
+
 def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle) -> None:
     gold, pred = predictions_to_labels(task, logits, label_ids, bundle.vocab)
     with open(path, "w", encoding="utf-8") as fh:
@@ -341,6 +366,7 @@ def run(config: RunConfig) -> dict[str, Any]:
         "learning_rate": args.learning_rate,
         "options": {k: str(v) for k, v in config.options.items()},
         "method_settings": _method_settings(args),
+        "resolved_method_settings": _resolved_method_settings(args, task),
         "train_examples": len(bundle.train),
         "max_train_examples": config.max_train_examples,
         "truncated": {k: v.num_truncated for k, v in encoded.items()},
