@@ -162,6 +162,8 @@ def test_faithful_mode_sets_the_reference_behaviour():
     assert d.resolved("classification")["class_prior_power"] == 0.5 and d.resolved("ner")["class_prior_power"] == 0.0
     assert d.resolved("classification")["wnet_lr"] == 1e-3 and a.resolved("classification")["wnet_lr"] == 1e-4
     assert a.resolved("classification")["class_prior_power"] == 0.0
+    assert d.resolved("classification")["hardness_alpha"] == 1.0 and d.resolved("ner")["hardness_alpha"] == 0.7
+    assert a.resolved("classification")["hardness_alpha"] == 0.7  # the paper's α
     assert d.lookahead_scope == LookaheadScope.HEAD and d.meta_interval == 3 and a.meta_interval == 1
     assert d.oversample == 1.2 and a.oversample == 1.2
     with pytest.raises(ValueError, match="oversample"):
@@ -169,3 +171,5 @@ def test_faithful_mode_sets_the_reference_behaviour():
     assert HAMRArguments(output_dir="/tmp/hamr_mi", faithful=True, meta_interval=3, report_to=[]).meta_interval == 3
     with pytest.raises(ValueError, match="meta_interval"):
         HAMRArguments(output_dir="/tmp/hamr_mi", meta_interval=0, report_to=[])
+    with pytest.raises(ValueError, match="hardness_alpha must be >= 0, got -1"):
+        HAMRArguments(output_dir="/tmp/hamr_ha", hardness_alpha=-1.0, report_to=[])

@@ -449,7 +449,7 @@ class HAMRTrainer(ImbalanceTrainer):
     # -- end of epoch: kNN refresh, new sampling distribution, diagnostics ------------------------------
     def current_probabilities(self) -> np.ndarray:
         lam = self.settings["knn_lambda"] if self.args.uses_knn else 0.0
-        return sampling_probabilities(self.memory.values, self.boost, alpha=self.args.hardness_alpha, lam=lam)
+        return sampling_probabilities(self.memory.values, self.boost, alpha=self.settings["hardness_alpha"], lam=lam)
 
     def _end_of_epoch(self, epoch: int) -> None:
         args: HAMRArguments = self.args
