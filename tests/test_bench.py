@@ -305,6 +305,25 @@ def test_summary_records(tmp_path, quiet):
     assert set(r["code_version"]) == {"git", "hamr"} and r["finished_at"]
 
 
+def test_combined_summary_gathers_every_results_folder(tmp_path, quiet):
+    """benchmarks/results/summary.json: the grid's runs and a screen's, each record naming its folder."""
+    root = tmp_path / "all"
+    root.mkdir()
+    grid = _fake_results(root)  # root/results
+    screen_protocol = load_protocol(_write(tmp_path, _protocol(name="screen", seeds=[7]), "s.json"))
+    specs = expand_grid(screen_protocol, only_datasets=["sst5"], only_methods=["erm"])
+    run_grid(screen_protocol, root / "screens" / "s", specs, runner=fake_runner({("sst5", "erm", 7): (0.3,)}))
+    path = bench.write_combined_summary(root)
+    records = json.loads(path.read_text())
+    assert path == root / "summary.json"
+    assert len(records) == len(json.loads((grid / "summary.json").read_text())) + 1
+    screen = [r for r in records if r["results_dir"] == "screens/s"]
+    assert len(screen) == 1 and screen[0]["protocol"] == "screen" and screen[0]["macro_f1"] == 0.3
+    assert {r["results_dir"] for r in records} == {"results", "screens/s"}
+    with pytest.raises(FileNotFoundError, match="no bench results folder"):
+        bench.write_combined_summary(root / "screens" / "s" / "runs")
+
+
 def test_report_tables(tmp_path, quiet):
     out = _fake_results(tmp_path)
     text = write_report(out).read_text()

@@ -30,7 +30,8 @@ Each run is a subprocess (``python -m hamr.bench _one RUN_JSON``) writing into
 ``<out>/runs/<dataset>/<entry>/seed<seed>/``: ``run.json`` (what it runs), ``run.log`` (its output), the
 pipeline's ``metrics.json`` and files, and last, atomically, ``done.json``. A folder with ``done.json`` is
 skipped by a re-run; a folder without it is an unfinished run and is restarted from scratch. After every run
-``<out>/summary.json`` is rebuilt; ``hamr bench report`` writes ``<out>/report.md`` and ``quartiles.png``.
+``<out>/summary.json`` is rebuilt; ``hamr bench report`` writes ``<out>/report.md`` and ``quartiles.png``;
+``hamr bench summary benchmarks/results`` gathers every results folder's runs into one ``summary.json``.
 """
 
 from __future__ import annotations
@@ -949,6 +950,24 @@ def write_summary(out: str | os.PathLike) -> Path:
     return path
 
 
+def write_combined_summary(root: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Gather every bench results folder under ``root`` (a folder with ``runs/`` and a protocol) into one
+    ``summary.json`` (default ``<root>/summary.json``): a record per finished run, rebuilt from the run
+    folders, each with its ``protocol`` and ``results_dir`` (relative to ``root``). Raises
+    :class:`FileNotFoundError` when ``root`` holds no results folder."""
+    root = Path(root)
+    folders = sorted(p.parent for p in root.glob("**/runs") if p.is_dir() and (p.parent / "protocol.json").exists())
+    if not folders:
+        raise FileNotFoundError(f"{root}: no bench results folder (one with runs/ and protocol.json) beneath it")
+    records = []
+    for folder in folders:
+        rel = str(folder.relative_to(root))
+        records += [{**r, "results_dir": rel} for r in collect_records(folder)]
+    path = Path(out) if out is not None else root / "summary.json"
+    _write_json_atomic(path, records)
+    return path
+
+
 # ======================================================================================================
 # Report
 # ======================================================================================================
@@ -1413,6 +1432,21 @@ def _print_plan(protocol: Protocol, specs: list[RunSpec], out: Path) -> None:
     note = " (some runs have no estimate: the cost model knows MiniLM on the six benchmarks only)" if unknown else ""
     console.print(f"estimated machine time (this 2-core CPU): {_hms(total_all)} for the whole selection, "
                   f"{_hms(total_todo)} still to run{note}")
+
+
+@bench_app.command("summary")
+def bench_summary(
+    root: Path = typer.Argument(Path("benchmarks/results"), help="A folder holding bench results folders."),
+) -> None:
+    """Write <root>/summary.json: one record per finished run of every results folder beneath root (the CPU
+    grid, the screens, ...), with its protocol and results folder."""
+    try:
+        path = write_combined_summary(root)
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    n = len(json.loads(path.read_text()))
+    console.print(f"[green]wrote[/green] {path} ({n} runs)")
 
 
 @bench_app.command("report")
