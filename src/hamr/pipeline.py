@@ -286,10 +286,14 @@ def current_method_settings(method: Method | str, options: dict[str, Any]) -> di
     """What :func:`run` would record as ``method_settings`` for ``method`` with ``options`` on this code
     version (the library's current defaults), restricted to :func:`relevant_method_settings`."""
     method = Method.parse(method)
+    return relevant_method_settings(method, _method_settings(_probe_arguments(method, options)))
+
+
+def _probe_arguments(method: Method, options: dict[str, Any]) -> ImbalanceArguments:
+    """The method's arguments with ``options`` on this code version's defaults (nothing is trained)."""
     cls = HAMRArguments if method == Method.HAMR else ImbalanceArguments
-    args = cls(output_dir=os.path.join(tempfile.gettempdir(), "hamr_settings_probe"), method=method, report_to=[],
+    return cls(output_dir=os.path.join(tempfile.gettempdir(), "hamr_settings_probe"), method=method, report_to=[],
                use_cpu=True, **options)
-    return relevant_method_settings(method, _method_settings(args))
 
 
 # resolved values that follow from the protocol's own settings (compared there), not from a library default
@@ -311,9 +315,7 @@ def current_resolved_settings(method: Method | str, options: dict[str, Any], tas
     method = Method.parse(method)
     if method != Method.HAMR:
         return {}
-    args = HAMRArguments(output_dir=os.path.join(tempfile.gettempdir(), "hamr_settings_probe"), report_to=[],
-                         use_cpu=True, **options)
-    resolved = _resolved_method_settings(args, TaskType.parse(task))
+    resolved = _resolved_method_settings(_probe_arguments(method, options), TaskType.parse(task))
     return {k: v for k, v in resolved.items() if k not in _PROTOCOL_RESOLVED}
 
 
