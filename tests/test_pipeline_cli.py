@@ -79,7 +79,11 @@ def test_cli_options_are_typed_and_checked():
 
 
 def test_diagnostics_plot_from_a_run_folder(tmp_path):
-    diag = [{"epoch": e, "weights_per_class": {"a": {"mean": 1.0 + e / 10, "q10": 0.9, "q90": 1.3}},
+    # class "b" is skewed as on MIT-Restaurant (seed 43): most weights high, a few near weight_min, so its
+    # mean lies below its 10th percentile; that once failed the whole run after training (negative error bar)
+    skewed = {"mean": 0.95, "q10": 0.99, "median": 1.0, "q90": 1.0}
+    diag = [{"epoch": e, "weights_per_class": {"a": {"mean": 1.0 + e / 10, "q10": 0.9, "median": 1.05, "q90": 1.3},
+                                               "b": skewed},
              "sampling_mass_per_class": {"a": 0.3, "b": 0.7}} for e in (1, 2)]
     (tmp_path / "hamr_diagnostics.jsonl").write_text("\n".join(json.dumps(d) for d in diag))
     (tmp_path / "epoch_metrics.jsonl").write_text(json.dumps({"epoch": 1, "f1/a": 0.5, "f1/b": 0.1}))
@@ -90,3 +94,19 @@ def test_diagnostics_plot_from_a_run_folder(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert runner.invoke(app, ["plot", str(empty)]).exit_code != 0
+
+
+def test_a_failing_diagnostics_plot_keeps_the_finished_run(tiny_models, tmp_path, monkeypatch):
+    import hamr.diagnostics
+
+    def broken_plot(run_dir, out=None):
+        raise ValueError("'yerr' must not contain negative values")
+
+    monkeypatch.setattr(hamr.diagnostics, "plot_run", broken_plot)
+    pipeline.run(pipeline.RunConfig(
+        dataset="humaid_idai19", limit=32, epochs=1, batch_size=16, max_length=32, output_dir=str(tmp_path),
+        save_model=False, evaluate_each_epoch=False, options={"disable_tqdm": True},
+    ))
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["diagnostics_plot_error"] == "ValueError: 'yerr' must not contain negative values"
+    assert "macro_f1" in json.dumps(written)

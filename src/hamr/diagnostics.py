@@ -45,11 +45,14 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path | None:
                 if not pts:
                     continue
                 xs = [e for e, _ in pts]
-                mean = [s["mean"] for _, s in pts]
-                lo = [s["mean"] - s["q10"] for _, s in pts]
-                hi = [s["q90"] - s["mean"] for _, s in pts]
-                ax.errorbar(xs, mean, yerr=[lo, hi], marker="o", capsize=3, color=colours[c], label=c)
-            ax.set_title("learned weight per class (mean, 10-90%)")
+                # the median, not the mean, inside the 10-90% bar: a skewed class (most weights high, a few
+                # near weight_min) can have its mean below its 10th percentile, and a bar cannot be negative
+                mid = [s["median"] for _, s in pts]
+                lo = [max(s["median"] - s["q10"], 0.0) for _, s in pts]
+                hi = [max(s["q90"] - s["median"], 0.0) for _, s in pts]
+                ax.errorbar(xs, mid, yerr=[lo, hi], marker="o", capsize=3, color=colours[c], label=c)
+                ax.plot(xs, [s["mean"] for _, s in pts], marker="x", linestyle="none", color=colours[c])
+            ax.set_title("learned weight per class (median, 10-90%; x: mean)")
             ax.set_ylabel("weight")
         elif panel == "mass":
             for c in classes:

@@ -400,7 +400,12 @@ def run(config: RunConfig) -> dict[str, Any]:
             shutil.move(str(src), out / fname)
     from .diagnostics import plot_run
 
-    plot_run(out)
+    try:  # a figure is not worth a finished run: its failure is logged and recorded, the results are kept
+        plot_run(out)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("diagnostics plot of %s failed (%s: %s); the run's results are saved", out,
+                       type(exc).__name__, exc)
+        result["diagnostics_plot_error"] = f"{type(exc).__name__}: {exc}"
     if (Path(args.output_dir)).is_dir() and not any(Path(args.output_dir).iterdir()):
         Path(args.output_dir).rmdir()
     if config.save_model:
