@@ -16,12 +16,17 @@ from hamr.trainer import HAMRTrainer, MissingIndexError
 from hamr.training_args import HAMRArguments
 
 
-@pytest.fixture(scope="module")
-def idai(tokenizer):
-    bundle = load_benchmark("humaid_idai19", limit={"train": 64, "validation": 40, "test": 16})
+def _slice(name, tokenizer, limit):
+    """A real slice, its encoded training split and its encoded balanced meta set."""
+    bundle = load_benchmark(name, limit=limit)
     meta = build_meta_set(bundle.train, bundle.validation, seed=42)
     enc = lambda s: encode_split(s, tokenizer, bundle.vocab, 32)  # noqa: E731
     return bundle, enc(bundle.train), enc(meta.split)
+
+
+@pytest.fixture(scope="module")
+def idai(tokenizer):
+    return _slice("humaid_idai19", tokenizer, {"train": 64, "validation": 40, "test": 16})
 
 
 class RecordingHAMRTrainer(HAMRTrainer):
@@ -166,3 +171,69 @@ def test_one_meta_step_per_optimiser_step_with_gradient_accumulation(tmp_path, t
     tr.train()
     assert len(tr.seen) == 2 * tr.state.global_step  # two micro-batches per optimiser step
     assert tr.meta_steps == (tr.state.global_step + 1) // 2  # steps 0, 2, 4, ...
+
+
+@pytest.fixture(scope="module")
+def tweetner(tokenizer):
+    return _slice("tweetner7", tokenizer, {"train": 48, "validation": 32, "test": 8})
+
+
+def _ner_trainer(tmp_path, tokenizer, data, **overrides):
+    bundle, train, meta = data
+    kw = dict(
+        output_dir=str(tmp_path / "out"), num_train_epochs=1, per_device_train_batch_size=8, learning_rate=1e-3,
+        seed=3, report_to=[], save_strategy="no", logging_steps=1, use_cpu=True, disable_tqdm=True,
+        lookahead_scope="all", meta_interval=1,
+    )
+    kw.update(overrides)
+    return HAMRTrainer(
+        model=tiny_bert(tokenizer, len(bundle.vocab), "ner"), args=HAMRArguments(**kw), train_dataset=train,
+        meta_dataset=meta, processing_class=tokenizer, embeddings=random_embeddings(len(train)),
+        group_names=bundle.vocab.labels,
+    )
+
+
+@pytest.mark.parametrize("kind", ["icf", "effective_number"])
+def test_token_class_weights_weight_the_ner_training_loss_not_the_hardness(tmp_path, tokenizer, tweetner, kind):
+    from hamr.losses import effective_number_weights, inverse_frequency_weights
+
+    tr = _ner_trainer(tmp_path, tokenizer, tweetner, token_class_weights=kind)
+    plain = _ner_trainer(tmp_path / "plain", tokenizer, tweetner)
+    assert plain._token_weights is None
+    counts = torch.as_tensor(tr.class_counts, dtype=torch.float64)
+    base = inverse_frequency_weights(counts) if kind == "icf" else effective_number_weights(counts, 0.9999)
+    w = tr._token_weights.double()
+    assert float((counts * w).sum()) == pytest.approx(float(counts.sum()), rel=1e-5)  # mean 1 per token
+    present = counts > 0
+    ratio = (w[present] / base.double()[present]).numpy()
+    assert np.ptp(ratio) < 1e-5 * ratio.mean()  # the baseline's class ratios, rescaled
+    outside = tweetner[0].vocab.labels.index("O")
+    assert float(w[outside]) < 1 < float(w[present].max())  # O down-weighted, rare tags up
+
+    batch = tr.data_collator([tr.train_dataset[i] for i in range(8)])
+    labels = batch["labels"]
+    torch.manual_seed(0)
+    logits = torch.randn(*labels.shape, len(tr.group_names))
+    train, hard = tr._example_losses(logits, labels)
+    plain_train, plain_hard = plain._example_losses(logits, labels)
+    mask = labels != -100
+    ce = torch.nn.functional.cross_entropy(logits[mask], labels[mask], reduction="none")
+    tok = torch.zeros(labels.shape).masked_scatter(mask, ce)
+    expected = (tr._token_weights[labels.clamp_min(0)] * mask * tok).sum(1) / mask.sum(1)
+    assert torch.allclose(train, expected, atol=1e-6)
+    assert torch.allclose(plain_train, tok.sum(1) / mask.sum(1), atol=1e-6)
+    assert torch.equal(hard, plain_hard)  # the hardness signal stays the unweighted max-token CE
+    assert not torch.allclose(train, plain_train)
+
+    tr.train()  # the weighted loss trains end to end, meta steps included
+    losses = [r["loss"] for r in tr.state.log_history if "loss" in r]
+    assert tr.meta_steps > 0 and all(np.isfinite(losses))
+
+
+def test_token_class_weights_are_refused_in_faithful_mode_and_idle_for_classification(tmp_path, tokenizer, idai):
+    with pytest.raises(ValueError, match="token_class_weights='icf'"):
+        HAMRArguments(output_dir=str(tmp_path), faithful=True, token_class_weights="icf")
+    with pytest.raises(ValueError, match="TokenClassWeights"):
+        HAMRArguments(output_dir=str(tmp_path), token_class_weights="inverse")
+    tr = _trainer(tmp_path, tokenizer, idai, cls=HAMRTrainer, token_class_weights="icf")
+    assert tr._token_weights is None

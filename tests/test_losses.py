@@ -20,6 +20,7 @@ from hamr.losses import (
     lnr_flip_rates,
     lnr_max_eligible_z,
     per_example_ce,
+    token_mean_weights,
 )
 
 LN2 = 0.6931471805599453  # CE of logits [0, 0]
@@ -375,3 +376,15 @@ def test_lnr_shape_errors():
         lnr_flip_rates(LNR_PROBS, LNR_LABELS[:3], LNR_COUNTS, t_flip=1.0)
     with pytest.raises(ValueError, match="class ids"):
         lnr_flip_rates(LNR_PROBS, np.array([0, 0, 0, 0, 1, 3]), LNR_COUNTS, t_flip=1.0)
+
+
+def test_token_mean_weights_keep_ratios_and_average_one_per_item():
+    counts = np.array([90, 9, 1, 0])
+    w = token_mean_weights(inverse_frequency_weights(counts), counts)
+    assert float((torch.as_tensor(counts) * w).sum()) == pytest.approx(counts.sum())  # mean 1 per item
+    assert float(w[2] / w[0]) == pytest.approx(90.0)  # the ICF ratios survive the rescaling
+    assert float(w[3]) == 0.0
+    with pytest.raises(ValueError, match="3 entries for 4"):
+        token_mean_weights([1.0, 1.0, 1.0], counts)
+    with pytest.raises(ValueError, match="positive weight"):
+        token_mean_weights([0.0, 0.0, 0.0, 1.0], counts)

@@ -18,6 +18,7 @@ from .enums import (
     MemoryMode,
     Method,
     TaskType,
+    TokenClassWeights,
     WNetInputs,
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "Method",
     "Split",
     "TaskType",
+    "TokenClassWeights",
     "WNetInputs",
     "load_benchmark",
     "load_files",

@@ -95,3 +95,11 @@ class WNetInputs(_StrEnum):
 
     LOSS = "loss"  # the batch z-score of its hardness (paper)
     LOSS_CLASS = "loss_class"  # and the standardised log training frequency of its class (CMW-Net style)
+
+
+class TokenClassWeights(_StrEnum):
+    """NER: class weights on HAMR's per-token training loss, under the sentence weights of the weight net."""
+
+    NONE = "none"  # plain token CE (the paper)
+    ICF = "icf"  # inverse tag frequency
+    EFFECTIVE_NUMBER = "effective_number"  # Cui et al. (2019), with effective_number_beta

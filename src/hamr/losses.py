@@ -106,6 +106,25 @@ def effective_number_weights(
     return torch.tensor(w, dtype=torch.float32)
 
 
+def token_mean_weights(class_weights: Iterable[float] | torch.Tensor, counts: Iterable[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
+    """``class_weights`` rescaled so that their mean over the training items is 1: Σ_c n_c w_c = Σ_c n_c.
+
+    Used where a weighted loss is a plain sum over items divided by their number (HAMR's per-sentence NER
+    loss, Σ_t w_{y_t} CE_t / n_t), so that re-weighting moves the loss between classes without changing
+    its overall scale (torch's weighted mean does this by dividing by Σ w instead).
+    """
+    w = torch.as_tensor(class_weights, dtype=torch.float64).flatten()
+    n = torch.as_tensor(_as_counts(counts), dtype=torch.float64).flatten()
+    if w.shape != n.shape:
+        raise ValueError(f"class_weights has {w.numel()} entries for {n.numel()} class counts")
+    if (w < 0).any():
+        raise ValueError("class_weights must be >= 0")
+    mass = float((n * w).sum())
+    if mass <= 0:
+        raise ValueError("no training item has a positive weight: the class counts or weights are all 0")
+    return (w * float(n.sum()) / mass).float()
+
+
 # ------------------------------------------------------------------------------------------- plumbing
 
 

@@ -27,8 +27,16 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 from transformers import Trainer, TrainerCallback
 
 from .distributed import global_mean, global_zscore
-from .enums import HypergradBackend, InnerLR, Method, TaskType, WNetInputs
-from .losses import WeightedCrossEntropy, build_loss, class_counts_from_labels, per_example_ce
+from .enums import HypergradBackend, InnerLR, Method, TaskType, TokenClassWeights, WNetInputs
+from .losses import (
+    WeightedCrossEntropy,
+    build_loss,
+    class_counts_from_labels,
+    effective_number_weights,
+    inverse_frequency_weights,
+    per_example_ce,
+    token_mean_weights,
+)
 from .resampling import HardnessMemory, HardnessSampler, build_knn, neighbourhood_boost, sampling_probabilities
 from .tasks import IGNORE_INDEX, INDEX_KEY, IndexCollator
 from .training_args import HAMRArguments, ImbalanceArguments
@@ -245,6 +253,7 @@ class HAMRTrainer(ImbalanceTrainer):
         self.groups = self.example_groups()
         self.group_names = list(group_names) if group_names is not None else None
         self._class_feature, self._prior = self._class_tables(self.groups, self.settings["class_prior_power"])
+        self._token_weights = self._token_class_weights(args)
         meta_labels = _labels_of(self.meta_dataset) if self.meta_dataset is not None else []
         self.meta_groups = example_groups(meta_labels, self.num_labels, self._outside_id()) if meta_labels else None
         self.reweighter = MetaReweighter(
@@ -291,6 +300,19 @@ class HAMRTrainer(ImbalanceTrainer):
         feature = (np.log(n_of) - log_c.mean()) / std
         prior = None if power == 0 else torch.as_tensor(n_of ** (-power), dtype=torch.float32)
         return torch.as_tensor(feature, dtype=torch.float32), prior
+
+    def _token_class_weights(self, args: HAMRArguments) -> torch.Tensor | None:
+        """The per-tag weights of the NER training loss (``token_class_weights``), mean 1 over training tokens."""
+        kind = args.token_class_weights
+        if kind == TokenClassWeights.NONE or self.task != TaskType.NER:
+            return None
+        if self.class_counts is None:
+            raise ValueError("token_class_weights needs the training labels to count the tags")
+        if kind == TokenClassWeights.ICF:
+            w = inverse_frequency_weights(self.class_counts)
+        else:
+            w = effective_number_weights(self.class_counts, args.effective_number_beta)
+        return token_mean_weights(w, self.class_counts).to(args.device)
 
     def _features(self, hardness: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = global_zscore(hardness) if self.accelerator.num_processes > 1 else batch_zscore(hardness)
@@ -340,6 +362,11 @@ class HAMRTrainer(ImbalanceTrainer):
         mean = per_example_ce(logits, labels, token_reduction="mean")
         mx = per_example_ce(logits, labels, token_reduction="max")
         train = mx if self.settings["ner_train_max_token"] else mean
+        if self._token_weights is not None:  # Σ_t w_{y_t} CE_t / n_t
+            mask = labels != IGNORE_INDEX
+            w = self._token_weights.to(logits.device)[labels.clamp_min(0)] * mask
+            tokens = per_example_ce(logits, labels, token_reduction="none")
+            train = (w.to(tokens.dtype) * tokens).sum(dim=1) / mask.sum(dim=1).clamp_min(1).to(tokens.dtype)
         hard = mx if self.args.hardness_stat.value == "max" else mean
         return train, hard
 

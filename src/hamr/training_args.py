@@ -20,6 +20,7 @@ from .enums import (
     MemoryMode,
     Method,
     TaskType,
+    TokenClassWeights,
     WNetInputs,
 )
 
@@ -130,6 +131,15 @@ class HAMRArguments(ImbalanceArguments):
     )
     weight_min: float = field(default=0.1, metadata={"help": "Lower clip of the normalised weights."})
     weight_max: float = field(default=8.0, metadata={"help": "Upper clip of the normalised weights."})
+    token_class_weights: TokenClassWeights = field(
+        default=TokenClassWeights.NONE,
+        metadata={
+            "help": "NER: class weights on the per-token training loss (none | icf | effective_number, the latter "
+            "with effective_number_beta), rescaled to mean 1 over the training tokens, under HAMR's sentence "
+            "weights: a sentence's loss is Σ_t w_{y_t} CE_t / n_t. The hardness signal stays unweighted. "
+            "Classification ignores it (its class-level term is class_prior_power)."
+        },
+    )
     hardness_stat: HardnessStat = field(
         default=HardnessStat.MAX, metadata={"help": "NER: a sentence's hardness from its token losses (max|mean)."}
     )
@@ -198,11 +208,17 @@ class HAMRArguments(ImbalanceArguments):
         self.hypergrad_backend = HypergradBackend.parse(self.hypergrad_backend)
         self.memory_mode = MemoryMode.parse(self.memory_mode)
         self.wnet_inputs = WNetInputs.parse(self.wnet_inputs)
+        self.token_class_weights = TokenClassWeights.parse(self.token_class_weights)
         for name in ("class_prior_power", "hardness_alpha"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"HAMRArguments.{name} must be >= 0, got {getattr(self, name)}")
         if self.meta_interval is None:
             self.meta_interval = 1 if self.faithful else 3
+        if self.faithful and self.token_class_weights != TokenClassWeights.NONE:
+            raise ValueError(
+                "HAMRArguments: faithful=True reproduces the reference code, which has no token class weights; "
+                f"got token_class_weights={self.token_class_weights.value!r}"
+            )
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
             self.meta_class_balanced = False
