@@ -230,10 +230,34 @@ def test_token_class_weights_weight_the_ner_training_loss_not_the_hardness(tmp_p
     assert tr.meta_steps > 0 and all(np.isfinite(losses))
 
 
+def test_meta_token_class_weights_balance_the_meta_objective(tmp_path, tokenizer, tweetner):
+    from hamr.losses import class_counts_from_labels, inverse_frequency_weights
+
+    tr = _ner_trainer(tmp_path, tokenizer, tweetner, meta_token_class_weights="icf")
+    meta_counts = class_counts_from_labels([r["labels"] for r in tweetner[2]], len(tr.group_names))
+    assert torch.allclose(tr.meta_loss_fn.weights, inverse_frequency_weights(meta_counts))
+    assert tr._token_weights is None  # the training loss stays plain
+    batch = tr._meta_batch()
+    labels = batch.pop("labels")
+    torch.manual_seed(1)
+    logits = torch.randn(*labels.shape, len(tr.group_names))
+    mask = labels != -100
+    ce = torch.nn.functional.cross_entropy(logits[mask], labels[mask], reduction="none")
+    w = tr.meta_loss_fn.weights[labels[mask]]
+    assert float(tr.meta_loss_fn(logits, labels)) == pytest.approx(float((w * ce).sum() / w.sum()), rel=1e-5)
+    assert float(tr.meta_loss_fn(logits, labels)) != pytest.approx(float(ce.mean()), rel=1e-3)
+    tr.train()
+    meta = [r["hamr_meta_loss"] for r in tr.state.log_history if "hamr_meta_loss" in r]
+    assert tr.meta_steps > 0 and meta and all(np.isfinite(meta))
+
+
 def test_token_class_weights_are_refused_in_faithful_mode_and_idle_for_classification(tmp_path, tokenizer, idai):
     with pytest.raises(ValueError, match="token_class_weights='icf'"):
         HAMRArguments(output_dir=str(tmp_path), faithful=True, token_class_weights="icf")
+    with pytest.raises(ValueError, match="meta_token_class_weights='icf'"):
+        HAMRArguments(output_dir=str(tmp_path), faithful=True, meta_token_class_weights="icf")
     with pytest.raises(ValueError, match="TokenClassWeights"):
         HAMRArguments(output_dir=str(tmp_path), token_class_weights="inverse")
-    tr = _trainer(tmp_path, tokenizer, idai, cls=HAMRTrainer, token_class_weights="icf")
-    assert tr._token_weights is None
+    tr = _trainer(tmp_path, tokenizer, idai, cls=HAMRTrainer, token_class_weights="icf",
+                  meta_token_class_weights="icf")
+    assert tr._token_weights is None and tr.meta_loss_fn.weights is None

@@ -253,9 +253,12 @@ class HAMRTrainer(ImbalanceTrainer):
         self.groups = self.example_groups()
         self.group_names = list(group_names) if group_names is not None else None
         self._class_feature, self._prior = self._class_tables(self.groups, self.settings["class_prior_power"])
-        self._token_weights = self._token_class_weights(args)
+        self._token_weights = self._token_class_weights(args.token_class_weights, self.class_counts)
         meta_labels = _labels_of(self.meta_dataset) if self.meta_dataset is not None else []
         self.meta_groups = example_groups(meta_labels, self.num_labels, self._outside_id()) if meta_labels else None
+        meta_counts = class_counts_from_labels(meta_labels, self.num_labels) if meta_labels else None
+        meta_weights = self._token_class_weights(args.meta_token_class_weights, meta_counts, mean_one=False)
+        self.meta_loss_fn = WeightedCrossEntropy(meta_weights).to(args.device)
         self.reweighter = MetaReweighter(
             2 if args.wnet_inputs == WNetInputs.LOSS_CLASS else 1,
             hidden=args.wnet_hidden,
@@ -301,18 +304,18 @@ class HAMRTrainer(ImbalanceTrainer):
         prior = None if power == 0 else torch.as_tensor(n_of ** (-power), dtype=torch.float32)
         return torch.as_tensor(feature, dtype=torch.float32), prior
 
-    def _token_class_weights(self, args: HAMRArguments) -> torch.Tensor | None:
-        """The per-tag weights of the NER training loss (``token_class_weights``), mean 1 over training tokens."""
-        kind = args.token_class_weights
+    def _token_class_weights(self, kind: TokenClassWeights, counts, mean_one: bool = True) -> torch.Tensor | None:
+        """Per-tag weights of a NER loss from tag ``counts`` (``token_class_weights`` on the training loss,
+        rescaled to mean 1 per token; ``meta_token_class_weights`` on the meta loss, as they come)."""
         if kind == TokenClassWeights.NONE or self.task != TaskType.NER:
             return None
-        if self.class_counts is None:
-            raise ValueError("token_class_weights needs the training labels to count the tags")
+        if counts is None:
+            raise ValueError(f"{kind.value} token class weights need labelled examples to count the tags")
         if kind == TokenClassWeights.ICF:
-            w = inverse_frequency_weights(self.class_counts)
+            w = inverse_frequency_weights(counts)
         else:
-            w = effective_number_weights(self.class_counts, args.effective_number_beta)
-        return token_mean_weights(w, self.class_counts).to(args.device)
+            w = effective_number_weights(counts, self.args.effective_number_beta)
+        return (token_mean_weights(w, counts) if mean_one else w).to(self.args.device)
 
     def _features(self, hardness: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = global_zscore(hardness) if self.accelerator.num_processes > 1 else batch_zscore(hardness)
@@ -447,7 +450,7 @@ class HAMRTrainer(ImbalanceTrainer):
         params = select_lookahead(unwrapped, args.lookahead_scope, args.lookahead_layers)
         meta = self._meta_batch()
         meta_labels = meta.pop("labels")
-        ce = WeightedCrossEntropy()
+        ce = self.meta_loss_fn
 
         def meta_loss_at(p):
             with frozen_except(unwrapped, params.values()), math_attention():

@@ -140,6 +140,15 @@ class HAMRArguments(ImbalanceArguments):
             "Classification ignores it (its class-level term is class_prior_power)."
         },
     )
+    meta_token_class_weights: TokenClassWeights = field(
+        default=TokenClassWeights.NONE,
+        metadata={
+            "help": "NER: class weights on the meta loss's tokens (none | icf | effective_number), from the meta "
+            "set's tag counts, torch's weighted mean: with icf every tag weighs the same in the meta objective, "
+            "which plain token CE leaves to the O tag. The training loss is unchanged (see token_class_weights). "
+            "Classification ignores it (its meta batches are class-balanced already)."
+        },
+    )
     hardness_stat: HardnessStat = field(
         default=HardnessStat.MAX, metadata={"help": "NER: a sentence's hardness from its token losses (max|mean)."}
     )
@@ -209,16 +218,18 @@ class HAMRArguments(ImbalanceArguments):
         self.memory_mode = MemoryMode.parse(self.memory_mode)
         self.wnet_inputs = WNetInputs.parse(self.wnet_inputs)
         self.token_class_weights = TokenClassWeights.parse(self.token_class_weights)
+        self.meta_token_class_weights = TokenClassWeights.parse(self.meta_token_class_weights)
         for name in ("class_prior_power", "hardness_alpha"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"HAMRArguments.{name} must be >= 0, got {getattr(self, name)}")
         if self.meta_interval is None:
             self.meta_interval = 1 if self.faithful else 3
-        if self.faithful and self.token_class_weights != TokenClassWeights.NONE:
-            raise ValueError(
-                "HAMRArguments: faithful=True reproduces the reference code, which has no token class weights; "
-                f"got token_class_weights={self.token_class_weights.value!r}"
-            )
+        for name in ("token_class_weights", "meta_token_class_weights"):
+            if self.faithful and getattr(self, name) != TokenClassWeights.NONE:
+                raise ValueError(
+                    "HAMRArguments: faithful=True reproduces the reference code, which has no token class weights; "
+                    f"got {name}={getattr(self, name).value!r}"
+                )
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
             self.meta_class_balanced = False
