@@ -401,6 +401,17 @@ def test_table4_from_a_hamr_run(tmp_path, quiet, monkeypatch):
     table4 = write_report(out).read_text().split("## Table 4")[1].split("## Overhead")[0]
     assert calls == [train.all_texts()]
     assert "| Hard Samples |" in table4 and "| runs (seeds) | 1 |" in table4
+    assert "from a re-run" not in table4
+
+    run_dir = out / "runs" / "humaid_idai19" / "hamr" / "seed1"
+    (run_dir / "hardness_rerun.json").write_text(json.dumps(
+        {"committed_test": {"macro_f1": 0.5}, "rerun_test": {"macro_f1": 0.5}, "identical": True}))
+    table4 = write_report(out).read_text().split("## Table 4")[1].split("## Overhead")[0]
+    assert "1 of 1 hard sets come from a re-run" in table4 and "reproduced the committed test" in table4
+    (run_dir / "hardness_rerun.json").write_text(json.dumps(
+        {"committed_test": {"macro_f1": 0.5}, "rerun_test": {"macro_f1": 0.487}, "identical": False}))
+    table4 = write_report(out).read_text().split("## Table 4")[1].split("## Overhead")[0]
+    assert "1 re-run(s) did not reproduce" in table4 and "- runs/humaid_idai19/hamr/seed1: 50.0 → 48.7" in table4
 
     tsv = out / "runs" / "humaid_idai19" / "hamr" / "seed1" / "hamr_examples.tsv"
     lines = tsv.read_text().splitlines()
@@ -408,6 +419,21 @@ def test_table4_from_a_hamr_run(tmp_path, quiet, monkeypatch):
     tsv.write_text("\n".join(lines) + "\n")
     table4 = write_report(out).read_text().split("## Table 4")[1]
     assert "not available for runs/humaid_idai19/hamr/seed1: example 0" in table4
+
+
+def test_results_folders_commit_the_hardness_table_and_not_predictions():
+    """Table 4 is computed from hamr_examples.tsv: a results folder must let it into git (it has no texts),
+    while the per-example predictions stay out."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    for folder in ("cpu", "screens", "single"):
+        base = f"benchmarks/results/{folder}/runs/d/hamr/seed1"
+        res = subprocess.run(["git", "check-ignore", "--no-index", f"{base}/hamr_examples.tsv",
+                              f"{base}/test_predictions.tsv"], cwd=root, capture_output=True, text=True)
+        assert res.stdout.split() == [f"{base}/test_predictions.tsv"], (folder, res.stdout, res.stderr)
 
 
 # ------------------------------------------------------------------------------------------- CLI

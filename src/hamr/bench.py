@@ -1217,7 +1217,31 @@ def _consistency_section(out: Path, records: list[dict], datasets: list[str], ha
     if ds:
         lines += _md_table(["set", *[DATASET_LABELS.get(d, d) for d in ds]], rows) + [""]
     lines += [f"not available for {p}" for p in problems]
+    lines += _rerun_notes(out, runs)
     return lines + [""]
+
+
+def _rerun_notes(out: Path, runs: list[dict]) -> list[str]:
+    """Which Table 4 hard sets come from a re-run (``hardness_rerun.json``, benchmarks/runs/rerun_hardness.py)
+    and whether the re-run reproduced the committed test scores."""
+    reruns = []
+    for r in runs:
+        path = out / r["run_dir"] / "hardness_rerun.json"
+        if path.exists():
+            reruns.append((r["run_dir"], json.loads(path.read_text())))
+    if not reruns:
+        return []
+    differ = [(d, x) for d, x in reruns if not x.get("identical")]
+    line = (f"{len(reruns)} of {len(runs)} hard sets come from a re-run of the run (same configuration, seed and "
+            "threads; its hardness table had not been kept)")
+    if not differ:
+        return ["", line + "; every re-run reproduced the committed test macro- and micro-F1 exactly."]
+    lines = ["", line + f"; {len(differ)} re-run(s) did not reproduce the committed test scores (test macro-F1 "
+             "committed → re-run):"]
+    for d, x in differ:
+        c, n = (x.get("committed_test") or {}).get("macro_f1"), (x.get("rerun_test") or {}).get("macro_f1")
+        lines.append(f"- {d}: {_pct(c)} → {_pct(n)}")
+    return lines
 
 
 def _overhead_section(agg, datasets: list[str], entries: list[str], records: list[dict]) -> list[str]:
