@@ -405,11 +405,11 @@ def test_table4_from_a_hamr_run(tmp_path, quiet, monkeypatch):
 
     run_dir = out / "runs" / "humaid_idai19" / "hamr" / "seed1"
     (run_dir / "hardness_rerun.json").write_text(json.dumps(
-        {"committed_test": {"macro_f1": 0.5}, "rerun_test": {"macro_f1": 0.5}, "identical": True}))
+        {"committed_test": {"macro_f1": 0.5}, "rerun_test": {"macro_f1": 0.5}, "reproduced": True}))
     table4 = write_report(out).read_text().split("## Table 4")[1].split("## Overhead")[0]
     assert "1 of 1 hard sets come from a re-run" in table4 and "reproduced the committed test" in table4
     (run_dir / "hardness_rerun.json").write_text(json.dumps(
-        {"committed_test": {"macro_f1": 0.5}, "rerun_test": {"macro_f1": 0.487}, "identical": False}))
+        {"committed_test": {"macro_f1": 0.5}, "rerun_test": {"macro_f1": 0.487}, "reproduced": False}))
     table4 = write_report(out).read_text().split("## Table 4")[1].split("## Overhead")[0]
     assert "1 re-run(s) did not reproduce" in table4 and "- runs/humaid_idai19/hamr/seed1: 50.0 → 48.7" in table4
 

@@ -8,8 +8,13 @@ beside), in a scratch folder, and then:
 
 - copies the new ``hamr_examples.tsv`` into the run folder,
 - writes ``hardness_rerun.json`` beside it: the re-run's test macro/micro-F1 next to the committed ones, and
-  whether they are identical (the re-run is the same training when they are; the bench report says which
-  Table 4 rows come from a re-run that differed).
+  whether it reproduced them (equal to 1e-9: the same training, up to the last bit of a mean over classes;
+  the bench report lists the Table 4 hard sets whose re-run did not).
+
+With the original thread count a re-run reproduces its run (MIT-Restaurant HAMR seed 42, 2 threads: test
+macro-F1 equal to 1e-16, micro-F1 bit for bit), but beside other jobs a 2-thread run is slow (the OpenMP
+threads wait on each other: 934 s instead of 135 s); ``--threads 1`` is the cheap choice there, at the price of
+a run that may differ from the committed one (a different summation order in the matrix products).
 
 The committed metrics, done.json and everything else of the run stay as they are. Resumable: a run folder
 that has its ``hamr_examples.tsv`` is skipped.
@@ -67,11 +72,16 @@ def rerun(run: Path, threads: int | None) -> dict:
         "seconds": round(time.time() - start, 1),
         "committed_test": {k: committed.get(k) for k in ("macro_f1", "micro_f1")},
         "rerun_test": {k: again.get(k) for k in ("macro_f1", "micro_f1")},
-        "identical": all(committed.get(k) == again.get(k) for k in ("macro_f1", "micro_f1")),
+        "reproduced": all(_same(committed.get(k), again.get(k)) for k in ("macro_f1", "micro_f1")),
         "code_version": _code_version(env),
     }
     (run / "hardness_rerun.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _same(a, b, tol: float = 1e-9) -> bool:
+    """Equal scores up to float summation order (a mean over classes can differ in its last bit)."""
+    return a is not None and b is not None and abs(float(a) - float(b)) <= tol
 
 
 def _code_version(env: dict) -> dict | None:
@@ -101,7 +111,7 @@ def main() -> int:
         r = rerun(run, a.threads)
         print(f"[{i}/{len(todo)}] {run}: {r['seconds']:.0f} s; test macro-F1 committed "
               f"{r['committed_test']['macro_f1']} re-run {r['rerun_test']['macro_f1']}"
-              f" ({'identical' if r['identical'] else 'DIFFERENT'})", flush=True)
+              f" ({'reproduced' if r['reproduced'] else 'DIFFERENT'})", flush=True)
     return 0
 
 
