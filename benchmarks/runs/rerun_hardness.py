@@ -11,10 +11,10 @@ beside), in a scratch folder, and then:
   whether it reproduced them (equal to 1e-9: the same training, up to the last bit of a mean over classes;
   the bench report lists the Table 4 hard sets whose re-run did not).
 
-With the original thread count a re-run reproduces its run (MIT-Restaurant HAMR seed 42, 2 threads: test
-macro-F1 equal to 1e-16, micro-F1 bit for bit), but beside other jobs a 2-thread run is slow (the OpenMP
-threads wait on each other: 934 s instead of 135 s); ``--threads 1`` is the cheap choice there, at the price of
-a run that may differ from the committed one (a different summation order in the matrix products).
+Measured on 2026-12-02 (CPU grid, HAMR seed 42): re-runs reproduced their runs' test scores, to the last bit of
+micro-F1 and 1e-16 of macro-F1, with the original 2 threads (MIT-Restaurant) and with 1 thread (Irma17,
+SST-5, ...: ``hardness_rerun.json`` of each). Beside other jobs a 2-thread re-run is slow (its OpenMP threads
+wait on each other: 934 s instead of the run's 135 s), so ``--threads 1`` is the better choice on a busy machine.
 
 The committed metrics, done.json and everything else of the run stay as they are. Resumable: a run folder
 that has its ``hamr_examples.tsv`` is skipped.
