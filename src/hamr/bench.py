@@ -1232,8 +1232,8 @@ def _rerun_notes(out: Path, runs: list[dict]) -> list[str]:
     if not reruns:
         return []
     differ = [(d, x) for d, x in reruns if not x.get("reproduced")]
-    line = (f"{len(reruns)} of {len(runs)} hard sets come from a re-run of the run (same configuration, seed and "
-            "threads; its hardness table had not been kept)")
+    line = (f"{len(reruns)} of {len(runs)} hard sets come from a re-run of the run (same configuration and seed; "
+            "its hardness table had not been kept)")
     if not differ:
         return ["", line + "; every re-run reproduced the committed test macro- and micro-F1 (to 1e-9)."]
     lines = ["", line + f"; {len(differ)} re-run(s) did not reproduce the committed test scores (test macro-F1 "
