@@ -421,9 +421,8 @@ def test_table4_from_a_hamr_run(tmp_path, quiet, monkeypatch):
     assert "not available for runs/humaid_idai19/hamr/seed1: example 0" in table4
 
 
-def test_results_folders_commit_the_hardness_table_and_not_predictions():
-    """Table 4 is computed from hamr_examples.tsv: a results folder must let it into git (it has no texts),
-    while the per-example predictions stay out."""
+def test_results_folders_keep_per_example_files_out_of_git():
+    """Per-example files (predictions, HAMR's hardness table: each training example's label) stay out of git."""
     import subprocess
 
     root = Path(__file__).resolve().parents[1]
@@ -431,9 +430,9 @@ def test_results_folders_commit_the_hardness_table_and_not_predictions():
         pytest.skip("not a git checkout")
     for folder in ("cpu", "screens", "single"):
         base = f"benchmarks/results/{folder}/runs/d/hamr/seed1"
-        res = subprocess.run(["git", "check-ignore", "--no-index", f"{base}/hamr_examples.tsv",
-                              f"{base}/test_predictions.tsv"], cwd=root, capture_output=True, text=True)
-        assert res.stdout.split() == [f"{base}/test_predictions.tsv"], (folder, res.stdout, res.stderr)
+        paths = [f"{base}/hamr_examples.tsv", f"{base}/test_predictions.tsv", f"{base}/metrics.json"]
+        res = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=root, capture_output=True, text=True)
+        assert res.stdout.split() == paths[:2], (folder, res.stdout, res.stderr)
 
 
 # ------------------------------------------------------------------------------------------- CLI

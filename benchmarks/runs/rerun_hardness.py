@@ -1,8 +1,8 @@
 """Recover ``hamr_examples.tsv`` (a HAMR run's final hardness m per training example, which Table 4 reads) for
 finished HAMR runs whose table was never committed, by running them again from their ``run.json``.
 
-Until the results folders' .gitignore let ``hamr_examples.tsv`` through, the table stayed on the machine that
-ran the run and was lost with it; the run's metrics were committed. The hardness m is only known by training,
+The table stays on the machine that ran the run (the results folders' .gitignore: it carries each training
+example's label) and is lost with it; the run's metrics are committed. The hardness m is only known by training,
 so this runs the run again, same configuration, seed and thread count (the number of jobs the original ran
 beside), in a scratch folder, and then:
 
