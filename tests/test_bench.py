@@ -14,6 +14,7 @@ import pytest
 
 from hamr import bench
 from hamr.bench import ProtocolError, expand_grid, load_protocol, run_grid, write_report
+from hamr.resampling import read_hardness_file, write_hardness_file
 
 CONFIGS = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"
 
@@ -413,12 +414,25 @@ def test_table4_from_a_hamr_run(tmp_path, quiet, monkeypatch):
     table4 = write_report(out).read_text().split("## Table 4")[1].split("## Overhead")[0]
     assert "1 re-run(s) did not reproduce" in table4 and "- runs/humaid_idai19/hamr/seed1: 50.0 → 48.7" in table4
 
-    tsv = out / "runs" / "humaid_idai19" / "hamr" / "seed1" / "hamr_examples.tsv"
+    # the report converted the local tsv into the label-free hamr_hardness.json (committed with the run): the
+    # row survives without the tsv, and the json is checked against the rebuilt split's texts
+    tsv = run_dir / "hamr_examples.tsv"
+    hardness = run_dir / "hamr_hardness.json"
+    assert read_hardness_file(hardness, train.all_texts()).tolist() == [float(f"{v:.6g}") for v in
+                                                                      np.linspace(1, 2, len(train))]
     lines = tsv.read_text().splitlines()
+    tsv.unlink()
+    assert write_report(out).read_text().split("## Table 4")[1].split("## Overhead")[0] == table4
+    write_hardness_file(hardness, np.linspace(1, 2, len(train)), train.all_texts()[::-1])
+    table4 = write_report(out).read_text().split("## Table 4")[1]
+    assert "not available for runs/humaid_idai19/hamr/seed1: " in table4 and "texts_sha256" in table4
+
+    hardness.unlink()
     lines[1] = "0\tno_such_class\t1\t0\t0.025"
     tsv.write_text("\n".join(lines) + "\n")
     table4 = write_report(out).read_text().split("## Table 4")[1]
     assert "not available for runs/humaid_idai19/hamr/seed1: example 0" in table4
+    assert not hardness.exists()  # a tsv that fails its check is not converted
 
 
 def test_results_folders_keep_per_example_files_out_of_git():

@@ -11,6 +11,7 @@ from conftest import random_embeddings, tiny_bert
 from hamr.data import load_benchmark
 from hamr.enums import AblationMode, TaskType
 from hamr.metaset import build_meta_set
+from hamr.resampling import read_hardness_file
 from hamr.tasks import INDEX_KEY, IndexCollator, encode_split
 from hamr.trainer import HAMRTrainer, MissingIndexError
 from hamr.training_args import HAMRArguments
@@ -79,6 +80,10 @@ def test_hardness_memory_weights_and_sampler_really_move(tmp_path, tokenizer, id
     table = (tmp_path / "out" / "hamr_examples.tsv").read_text().splitlines()
     assert table[0].split("\t") == ["index", "label", "hardness_m", "boost_b", "probability_p"]
     assert len(table) == n + 1
+    # the label-free file beside it: the same m in index order, checked against the training texts
+    m = read_hardness_file(tmp_path / "out" / "hamr_hardness.json", tr.train_texts)
+    np.testing.assert_allclose(m, tr.memory.values, rtol=1e-5)
+    np.testing.assert_array_equal(m, [float(row.split("\t")[2]) for row in table[1:]])
     diag = (tmp_path / "out" / "hamr_diagnostics.jsonl").read_text().splitlines()
     assert len(diag) == 2 and "sampling_mass_per_class" in diag[0]
 

@@ -19,7 +19,9 @@ from hamr.resampling import (
     local_label_consistency,
     neighbourhood_boost,
     ner_sentence_labels,
+    read_hardness_file,
     sampling_probabilities,
+    write_hardness_file,
 )
 
 
@@ -252,3 +254,32 @@ def test_ner_sentence_labels() -> None:
     rows = [["B-A", "I-A", "O", "B-B"], ["B-A"], ["O", "O"], ["B-B", "B-A", "B-A"]]
     # Row 0: A and B tie with one mention each -> B, the rarer type overall (A: 4, B: 2).
     assert ner_sentence_labels(rows) == ["B", "A", "O", "A"]
+
+
+def test_hardness_file_round_trip_and_checks(tmp_path) -> None:
+    """The label-free hardness file keeps m in index order (6 significant digits, as the tsv), carries no text
+    or label, and refuses another split: a changed text, another order, another length or another format."""
+    texts = ["flood in the north", "send water", "roads closed", "prayers"]
+    m = np.array([1.23456789, 0.5, 2.0, 0.999999949])
+    path = tmp_path / "hamr_hardness.json"
+    write_hardness_file(path, torch.tensor(m), texts)
+    raw = path.read_text()
+    assert not any(t in raw for t in texts)
+    np.testing.assert_array_equal(read_hardness_file(path, texts), [1.23457, 0.5, 2.0, 1.0])
+    assert list(hard_indices(read_hardness_file(path), 0.5)) == [2, 0]
+    with pytest.raises(ValueError, match="texts_sha256"):
+        read_hardness_file(path, texts[::-1])
+    with pytest.raises(ValueError, match="texts_sha256"):
+        read_hardness_file(path, texts[:3] + ["prayer"])
+    with pytest.raises(ValueError, match="3 examples"):
+        read_hardness_file(path, texts[:3])
+    with pytest.raises(ValueError, match="3 texts for 4"):
+        write_hardness_file(path, m, texts[:3])
+    write_hardness_file(path, m)  # texts unknown: no digest, only the length is checked
+    assert read_hardness_file(path, ["a", "b", "c", "d"]).size == 4
+    (tmp_path / "bad.json").write_text('{"format": "other", "examples": 1, "hardness_m": [1]}')
+    with pytest.raises(ValueError, match="bad.json: format 'other'"):
+        read_hardness_file(tmp_path / "bad.json")
+    (tmp_path / "short.json").write_text('{"format": "hamr-hardness/1", "examples": 2, "hardness_m": [1]}')
+    with pytest.raises(ValueError, match="short.json: 'hardness_m' has 1 values"):
+        read_hardness_file(tmp_path / "short.json")

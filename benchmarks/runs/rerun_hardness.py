@@ -1,12 +1,15 @@
-"""Recover ``hamr_examples.tsv`` (a HAMR run's final hardness m per training example, which Table 4 reads) for
-finished HAMR runs whose table was never committed, by running them again from their ``run.json``.
+"""Recover a HAMR run's final hardness m per training example (which Table 4 reads) for finished HAMR runs
+that have neither ``hamr_hardness.json`` nor ``hamr_examples.tsv``, by running them again from their
+``run.json``.
 
-The table stays on the machine that ran the run (the results folders' .gitignore: it carries each training
-example's label) and is lost with it; the run's metrics are committed. The hardness m is only known by training,
+Runs since session 16 write the label-free ``hamr_hardness.json`` (index order, m and a digest of the training
+texts), which is committed with the run; this script is for the older runs, whose only hardness table was
+``hamr_examples.tsv``: it stays on the machine that ran the run (the results folders' .gitignore: it carries
+each training example's label) and was lost with it; the run's metrics are committed. The hardness m is only known by training,
 so this runs the run again, same configuration, seed and thread count (the number of jobs the original ran
 beside), in a scratch folder, and then:
 
-- copies the new ``hamr_examples.tsv`` into the run folder,
+- copies the new ``hamr_hardness.json`` (committed) and ``hamr_examples.tsv`` (local) into the run folder,
 - writes ``hardness_rerun.json`` beside it: the re-run's test macro/micro-F1 next to the committed ones, and
   whether it reproduced them (equal to 1e-9: the same training, up to the last bit of a mean over classes;
   the bench report lists the Table 4 hard sets whose re-run did not).
@@ -17,7 +20,8 @@ SST-5, ...: ``hardness_rerun.json`` of each). Beside other jobs a 2-thread re-ru
 wait on each other: 934 s instead of the run's 135 s), so ``--threads 1`` is the better choice on a busy machine.
 
 The committed metrics, done.json and everything else of the run stay as they are. Resumable: a run folder
-that has its ``hamr_examples.tsv`` is skipped.
+that has its ``hamr_hardness.json`` or ``hamr_examples.tsv`` is skipped (``hamr bench report`` converts a
+local tsv into the json).
 
     python benchmarks/runs/rerun_hardness.py benchmarks/results/cpu --seeds 42 [--datasets tweetner7,...]
 """
@@ -41,7 +45,7 @@ def pending(results: Path, entry: str, seeds: list[int] | None, datasets: list[s
         seed = int(run.name.removeprefix("seed"))
         if (seeds and seed not in seeds) or (datasets and run.parent.parent.name not in datasets):
             continue
-        if not (run / "hamr_examples.tsv").exists():
+        if not (run / "hamr_hardness.json").exists() and not (run / "hamr_examples.tsv").exists():
             out.append(run)
     return out
 
@@ -66,8 +70,10 @@ def rerun(run: Path, threads: int | None) -> dict:
         new = Path(tmp) / "run"
         again = json.loads((new / "metrics.json").read_text()).get("test") or {}
         shutil.copy(new / "hamr_examples.tsv", run / "hamr_examples.tsv")
+        if (new / "hamr_hardness.json").exists():
+            shutil.copy(new / "hamr_hardness.json", run / "hamr_hardness.json")
     record = {
-        "why": "hamr_examples.tsv of the original run was not committed; this table comes from a re-run",
+        "why": "the original run's hardness table (hamr_examples.tsv) was not committed; this one comes from a re-run",
         "threads": threads,
         "seconds": round(time.time() - start, 1),
         "committed_test": {k: committed.get(k) for k in ("macro_f1", "micro_f1")},
@@ -106,7 +112,7 @@ def main() -> int:
     seeds = [int(s) for s in a.seeds.split(",") if s]
     datasets = [d for d in a.datasets.split(",") if d]
     todo = pending(a.results, a.entry, seeds, datasets)
-    print(f"{len(todo)} run(s) without hamr_examples.tsv", flush=True)
+    print(f"{len(todo)} run(s) without hamr_hardness.json or hamr_examples.tsv", flush=True)
     for i, run in enumerate(todo, 1):
         r = rerun(run, a.threads)
         print(f"[{i}/{len(todo)}] {run}: {r['seconds']:.0f} s; test macro-F1 committed "

@@ -1157,35 +1157,57 @@ def training_split_of_run(run_dir: Path):
     return bundle.train, options
 
 
-def consistency_for_run(run_dir: Path, record: dict, k: int = 10) -> dict[str, float]:
-    """Table 4 for one HAMR run: local label consistency of Random / Full Set / Hard Samples / Hard
-    Neighbours. The hard set is the top ``knn_ratio`` of the run's final hardness m (``hamr_examples.tsv``);
-    texts and labels come from :func:`training_split_of_run` (checked against the tsv), embeddings from
-    :func:`hamr.embeddings.embed_texts` (the run's embedder; cached). NER sentences are labelled with
-    :func:`hamr.resampling.ner_sentence_labels` (their most frequent entity type)."""
-    from .data import entity_types_of
-    from .embeddings import embed_texts
-    from .resampling import consistency_table, hard_indices, ner_sentence_labels
-    from .training_args import HAMRArguments
+def _hardness_of_run(run_dir: Path, train) -> "np.ndarray":
+    """The final hardness m of a HAMR run, in index order, checked against its rebuilt training split:
+    from the label-free ``hamr_hardness.json`` (committed with the run) when there is one, else from the
+    local ``hamr_examples.tsv`` (each row's label checked against the split), which is then converted to
+    ``hamr_hardness.json`` so that the run's Table 4 row survives the machine."""
+    import numpy as np
 
+    from .data import entity_types_of
+    from .resampling import read_hardness_file, write_hardness_file
+
+    texts = train.all_texts()
+    hardness_file = run_dir / "hamr_hardness.json"
+    if hardness_file.exists():
+        return read_hardness_file(hardness_file, texts)
     groups, m = _read_examples_tsv(run_dir / "hamr_examples.tsv")
-    train, options = training_split_of_run(run_dir)
     if len(train) != len(groups):
         raise ValueError(f"the rebuilt training split has {len(train)} examples, hamr_examples.tsv {len(groups)}")
     if train.texts is not None:
-        labels = list(train.labels)
-        bad = next((i for i, (a, b) in enumerate(zip(labels, groups)) if a != b), None)
+        bad = next((i for i, (a, b) in enumerate(zip(train.labels, groups)) if a != b), None)
     else:
-        labels = ner_sentence_labels(train.labels)
         types = [set(entity_types_of(t)) or {"O"} for t in train.labels]
         bad = next((i for i, (ts, g) in enumerate(zip(types, groups)) if re.sub(r"^[BIES]-", "", g) not in ts), None)
     if bad is not None:
         raise ValueError(f"example {bad}: hamr_examples.tsv says {groups[bad]!r}, the rebuilt split disagrees")
+    write_hardness_file(hardness_file, m, texts)
+    return np.asarray(m, dtype=np.float64)
+
+
+def consistency_for_run(run_dir: Path, record: dict, k: int = 10) -> dict[str, float]:
+    """Table 4 for one HAMR run: local label consistency of Random / Full Set / Hard Samples / Hard
+    Neighbours. The hard set is the top ``knn_ratio`` of the run's final hardness m (``hamr_hardness.json``,
+    else ``hamr_examples.tsv``: :func:`_hardness_of_run`); texts and labels come from
+    :func:`training_split_of_run` (checked against the hardness file), embeddings from
+    :func:`hamr.embeddings.embed_texts` (the run's embedder; cached). NER sentences are labelled with
+    :func:`hamr.resampling.ner_sentence_labels` (their most frequent entity type)."""
+    from .embeddings import embed_texts
+    from .resampling import consistency_table, hard_indices, ner_sentence_labels
+    from .training_args import HAMRArguments
+
+    train, options = training_split_of_run(run_dir)
+    m = _hardness_of_run(run_dir, train)
+    labels = list(train.labels) if train.texts is not None else ner_sentence_labels(train.labels)
     defaults = {f.name: f.default for f in dataclasses.fields(HAMRArguments)}
     ratio = float(options.get("knn_ratio", defaults["knn_ratio"]))
     emb = embed_texts(train.all_texts(), options.get("embedding_model") or defaults["embedding_model"],
                       cache_dir=options.get("embedding_cache_dir"))
     return consistency_table(emb, labels, hard_indices(m, ratio), k=k, seed=int(record["seed"]))
+
+
+def _has_hardness(run_dir: Path) -> bool:
+    return (run_dir / "hamr_hardness.json").exists() or (run_dir / "hamr_examples.tsv").exists()
 
 
 def _consistency_section(out: Path, records: list[dict], datasets: list[str], hamr: str | None,
@@ -1196,10 +1218,10 @@ def _consistency_section(out: Path, records: list[dict], datasets: list[str], ha
              "the final hardness m of a HAMR run) and the hard set with its neighbours; mean over seeds.", ""]
     if not compute:
         return lines + ["not available: skipped (--no-consistency).", ""]
-    runs = [r for r in records if r["method"] == hamr and (out / r["run_dir"] / "hamr_examples.tsv").exists()]
+    runs = [r for r in records if r["method"] == hamr and _has_hardness(out / r["run_dir"])]
     if not runs:
         why = "no HAMR runs" if not any(r["method"] == hamr for r in records) else \
-            "no HAMR run has hamr_examples.tsv"
+            "no HAMR run has its hardness (hamr_hardness.json or hamr_examples.tsv)"
         return lines + [f"not available: {why}.", ""]
     per: dict[str, list[dict[str, float]]] = {}
     problems = []

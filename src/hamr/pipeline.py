@@ -7,7 +7,8 @@ evaluates on validation after every epoch and on test at the end, and writes int
 - ``metrics.json``: test (and validation) metrics, per class / type, quartiles, timings, peak memory;
 - ``test_predictions.tsv``: one row per test example (id or index, gold, predicted);
 - ``epoch_metrics.jsonl``: validation macro/micro F1 and per-class F1 after every epoch;
-- for HAMR, ``hamr_diagnostics.jsonl`` and ``hamr_examples.tsv`` (see :class:`~hamr.trainer.HAMRTrainer`).
+- for HAMR, ``hamr_diagnostics.jsonl``, ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see
+  :class:`~hamr.trainer.HAMRTrainer`).
 """
 
 from __future__ import annotations
@@ -394,7 +395,8 @@ def run(config: RunConfig) -> dict[str, Any]:
     with open(out / "epoch_metrics.jsonl", "w") as fh:
         for rec in result["epoch_metrics"]:
             fh.write(json.dumps(rec) + "\n")
-    for fname in ("hamr_diagnostics.jsonl", "hamr_examples.tsv", "lnr_flips.json", "gbc_selection.json"):
+    for fname in ("hamr_diagnostics.jsonl", "hamr_examples.tsv", "hamr_hardness.json", "lnr_flips.json",
+                  "gbc_selection.json"):
         src = Path(args.output_dir) / fname
         if src.exists():
             shutil.move(str(src), out / fname)

@@ -13,13 +13,18 @@ Pieces:
 - :func:`sampling_probabilities` -- Eq. 4, p_i ∝ (m_i + 1e-6)^α (1 + λ b_i);
 - :class:`HardnessSampler` -- a ``torch.utils.data.Sampler`` drawing ⌈oversample·N⌉ indices per epoch with
   replacement from p, seeded by (seed, epoch), sharded across ranks;
-- :func:`local_label_consistency`, :func:`consistency_table` and :func:`ner_sentence_labels` -- Table 4.
+- :func:`local_label_consistency`, :func:`consistency_table` and :func:`ner_sentence_labels` -- Table 4;
+- :func:`write_hardness_file` / :func:`read_hardness_file` -- the final hardness m of a run, label- and
+  text-free (index order plus a digest of the training texts), so it can be published with the results.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
+import os
 from collections import Counter
 from typing import Any, Callable, Hashable, Iterator, Literal, Sequence
 
@@ -574,3 +579,65 @@ def consistency_table(
         "hard_samples": float(flags[hard].mean()),
         "hard_neighbours": float(flags[region].mean()),
     }
+
+
+# --------------------------------------------------------------------------------------------------------
+# The hardness file: a run's final m, without labels or texts
+# --------------------------------------------------------------------------------------------------------
+
+#: ``format`` of the hardness file; :func:`read_hardness_file` refuses any other.
+HARDNESS_FORMAT = "hamr-hardness/1"
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    """sha256 of the training texts in index order (their JSON list): checks that a hardness file and a
+    rebuilt training split speak of the same examples in the same order, without storing a text."""
+    return hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def write_hardness_file(path: str | os.PathLike, memory_values: ArrayLike,
+                        texts: Sequence[str] | None = None) -> str:
+    """Write ``{"format", "examples", "texts_sha256", "hardness_m"}`` as JSON: the final hardness m per
+    training index (6 significant digits, as in ``hamr_examples.tsv``) and the digest of the training texts
+    (null when they are not known). It carries neither labels nor texts, so unlike the per-example table it
+    can be committed beside a run's metrics: Table 4's hard set is read from it."""
+    m = _to_numpy(memory_values)
+    if texts is not None and len(texts) != m.size:
+        raise ValueError(f"write_hardness_file: {len(texts)} texts for {m.size} hardness values")
+    payload = {
+        "format": HARDNESS_FORMAT,
+        "examples": int(m.size),
+        "texts_sha256": texts_digest(texts) if texts is not None else None,
+        "hardness_m": [float(f"{v:.6g}") for v in m],
+    }
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, separators=(",", ":"))
+        fh.write("\n")
+    os.replace(tmp, path)
+    return str(path)
+
+
+def read_hardness_file(path: str | os.PathLike, texts: Sequence[str] | None = None) -> np.ndarray:
+    """The hardness m of a :func:`write_hardness_file` file, checked: its format, its length against
+    ``examples`` and, when ``texts`` is given, its length and text digest against them (an error naming the
+    file says what differs)."""
+    with open(path, encoding="utf-8") as fh:
+        try:
+            payload = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not a JSON hardness file ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != HARDNESS_FORMAT:
+        got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path}: format {got!r}, expected {HARDNESS_FORMAT!r}")
+    m = np.asarray(payload.get("hardness_m"), dtype=np.float64).reshape(-1)
+    if m.size != payload.get("examples"):
+        raise ValueError(f"{path}: 'hardness_m' has {m.size} values, 'examples' says {payload.get('examples')}")
+    if texts is not None:
+        if len(texts) != m.size:
+            raise ValueError(f"{path}: {m.size} hardness values, but the training split has {len(texts)} examples")
+        digest = payload.get("texts_sha256")
+        if digest is not None and digest != texts_digest(texts):
+            raise ValueError(f"{path}: 'texts_sha256' does not match the training texts (other examples, or "
+                             "another order)")
+    return m

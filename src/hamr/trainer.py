@@ -37,7 +37,14 @@ from .losses import (
     per_example_ce,
     token_mean_weights,
 )
-from .resampling import HardnessMemory, HardnessSampler, build_knn, neighbourhood_boost, sampling_probabilities
+from .resampling import (
+    HardnessMemory,
+    HardnessSampler,
+    build_knn,
+    neighbourhood_boost,
+    sampling_probabilities,
+    write_hardness_file,
+)
 from .tasks import IGNORE_INDEX, INDEX_KEY, IndexCollator
 from .training_args import HAMRArguments, ImbalanceArguments
 from .weighting import MetaReweighter, batch_zscore, frozen_except, math_attention, select_lookahead
@@ -45,6 +52,9 @@ from .weighting import MetaReweighter, batch_zscore, frozen_except, math_attenti
 logger = logging.getLogger(__name__)
 
 HAMR_STATE_NAME = "hamr_state.pt"
+
+#: The label-free hardness file written beside ``hamr_examples.tsv`` (see :meth:`HAMRTrainer.save_hardness_table`).
+HARDNESS_FILE_NAME = "hamr_hardness.json"
 
 
 class MissingIndexError(KeyError):
@@ -536,7 +546,9 @@ class HAMRTrainer(ImbalanceTrainer):
             fh.write(json.dumps(record) + "\n")
 
     def save_hardness_table(self, path: str | None = None) -> str | None:
-        """Per training example (by index): its label, final hardness m, boost b and sampling probability p.
+        """Per training example (by index): its label, final hardness m, boost b and sampling probability p
+        (``hamr_examples.tsv``), and beside it the label-free ``hamr_hardness.json`` (m and a digest of the
+        training texts, :func:`hamr.resampling.write_hardness_file`) that can be published with the results.
 
         Texts are left out on purpose: some corpora's terms forbid publishing them (HumAID); join on the index."""
         if not self.is_world_process_zero():
@@ -549,6 +561,8 @@ class HAMRTrainer(ImbalanceTrainer):
             for i in range(len(p)):
                 fh.write(f"{i}\t{self._group_name(int(self.groups[i]))}\t{self.memory.values[i]:.6g}\t"
                          f"{self.boost[i]:.6g}\t{p[i]:.6g}\n")
+        write_hardness_file(os.path.join(os.path.dirname(path), HARDNESS_FILE_NAME), self.memory.values,
+                            self.train_texts)
         return path
 
     # -- checkpoints ---------------------------------------------------------------------------------
