@@ -9,7 +9,7 @@ import torch
 
 from conftest import random_embeddings, tiny_bert
 from hamr.data import load_benchmark
-from hamr.enums import AblationMode, TaskType
+from hamr.enums import AblationMode, HardnessStat, TaskType
 from hamr.metaset import build_meta_set
 from hamr.resampling import read_hardness_file
 from hamr.tasks import INDEX_KEY, IndexCollator, encode_split
@@ -266,3 +266,77 @@ def test_token_class_weights_are_refused_in_faithful_mode_and_idle_for_classific
     tr = _trainer(tmp_path, tokenizer, idai, cls=HAMRTrainer, token_class_weights="icf",
                   meta_token_class_weights="icf")
     assert tr._token_weights is None and tr.meta_loss_fn.weights is None
+
+
+def test_token_weight_unit_weighs_each_labelled_token(tmp_path, tokenizer, tweetner):
+    """ner_weight_unit=token: the weight net sees one z-scored CE per labelled token, the training loss is the
+    token mean of w_t·CE_t, a sentence's memory value is the max (hardness_stat) of its token weights, and the
+    bi-level step runs on token units end to end."""
+    tr = _ner_trainer(tmp_path, tokenizer, tweetner, ner_weight_unit="token", meta_interval=3)
+    assert tr._token_unit and tr._tag_prior is None
+    batch = tr.data_collator([tr.train_dataset[i] for i in range(8)])
+    labels = batch["labels"]
+    mask = labels != -100
+    torch.manual_seed(0)
+    logits = torch.randn(*labels.shape, len(tr.group_names))
+    train, hard = tr._token_units(logits, labels)
+    ce = torch.nn.functional.cross_entropy(logits[mask], labels[mask], reduction="none")
+    assert train.shape == (int(mask.sum()),) and torch.allclose(train, ce, atol=1e-6) and torch.equal(train, hard)
+    z, prior = tr._token_features(hard, labels)
+    assert prior is None and abs(float(z.mean())) < 1e-5 and float(z.std(unbiased=False)) == pytest.approx(1, rel=1e-4)
+    values = torch.arange(1, int(mask.sum()) + 1, dtype=torch.float32)
+    rows = mask.nonzero()[:, 0]
+    per_max = tr._sentence_values(values, labels)
+    assert all(float(per_max[r]) == float(values[rows == r].max()) for r in range(labels.shape[0]) if mask[r].any())
+    tr.args.hardness_stat = HardnessStat.MEAN
+    per_mean = tr._sentence_values(values, labels)
+    assert all(float(per_mean[r]) == pytest.approx(float(values[rows == r].mean())) for r in range(8) if mask[r].any())
+    tr.args.hardness_stat = HardnessStat.MAX
+
+    # one training step without a meta step (global_step 1, meta_interval 3): loss = mean_t w_t CE_t
+    tr.create_optimizer_and_scheduler(num_training_steps=10)
+    tr.state.global_step = 1
+    model = tr.model.train()
+    inputs = {k: v for k, v in batch.items()}
+    torch.manual_seed(5)
+    loss = tr.compute_loss(model, dict(inputs))
+    torch.manual_seed(5)
+    out = model(**{k: v for k, v in inputs.items() if k not in ("labels", "example_index")})
+    t_loss, t_hard = tr._token_units(out.logits, labels)
+    w = tr.reweighter.weights_no_grad(*tr._token_features(t_hard, labels))
+    assert float(loss) == pytest.approx(float((w * t_loss).mean()), rel=1e-5)
+    assert float(loss) != pytest.approx(float(tr._example_losses(out.logits, labels)[0].mean()), rel=1e-4)
+    assert tr.meta_steps == 0
+
+    trained = _ner_trainer(tmp_path / "e2e", tokenizer, tweetner, ner_weight_unit="token")
+    phi0 = [p.detach().clone() for p in trained.reweighter.net.parameters()]
+    trained.train()
+    assert trained.meta_steps == trained.state.global_step > 0
+    assert any(not torch.equal(a, b) for a, b in zip(phi0, trained.reweighter.net.parameters()))
+    assert np.ptp(trained.memory.values) > 1e-3
+    # after training, the tokens of one sentence get different weights (a sentence weight could not)
+    out = trained.model.eval()(**{k: v for k, v in inputs.items() if k not in ("labels", "example_index")})
+    _, h = trained._token_units(out.logits, labels)
+    w = trained.reweighter.weights_no_grad(*trained._token_features(h, labels))
+    spread = [float(np.ptp(w[rows == r].numpy())) for r in range(8) if int((rows == r).sum()) > 1]
+    assert max(spread) > 1e-3
+
+
+def test_token_weight_unit_options(tmp_path, tokenizer, tweetner, idai):
+    with pytest.raises(ValueError, match="ner_weight_unit='token'"):
+        HAMRArguments(output_dir=str(tmp_path), faithful=True, ner_weight_unit="token")
+    with pytest.raises(ValueError, match="wnet_inputs='loss_class'"):
+        HAMRArguments(output_dir=str(tmp_path), ner_weight_unit="token", wnet_inputs="loss_class")
+    with pytest.raises(ValueError, match="WeightUnit"):
+        HAMRArguments(output_dir=str(tmp_path), ner_weight_unit="word")
+    tr = _ner_trainer(tmp_path, tokenizer, tweetner, ner_weight_unit="token", class_prior_power=0.5)
+    counts = torch.as_tensor(np.asarray(tr.class_counts), dtype=torch.float32)
+    present = counts > 0
+    assert torch.allclose(tr._tag_prior[present], counts[present] ** -0.5)
+    assert torch.all(tr._tag_prior[~present] == 1)
+    batch = tr.data_collator([tr.train_dataset[i] for i in range(8)])
+    labels = batch["labels"]
+    _, prior = tr._token_features(torch.rand(int((labels != -100).sum())), labels)
+    assert torch.equal(prior, tr._tag_prior[labels[labels != -100]])
+    cls = _trainer(tmp_path / "cls", tokenizer, idai, cls=HAMRTrainer, ner_weight_unit="token")
+    assert not cls._token_unit  # classification weighs examples whatever the NER unit says

@@ -66,6 +66,13 @@ class HardnessStat(_StrEnum):
     MEAN = "mean"
 
 
+class WeightUnit(_StrEnum):
+    """NER: what the weight net weighs (method.md §1 weighs sentences)."""
+
+    SENTENCE = "sentence"  # one weight per sentence from its max (hardness_stat) token CE: the paper
+    TOKEN = "token"  # one weight per labelled token from its own CE; a sentence's memory from its token weights
+
+
 class InnerLR(_StrEnum):
     """Step size of the virtual (look-ahead) step."""
 

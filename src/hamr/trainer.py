@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 from transformers import Trainer, TrainerCallback
 
 from .distributed import global_mean, global_zscore
-from .enums import HypergradBackend, InnerLR, Method, TaskType, TokenClassWeights, WNetInputs
+from .enums import HardnessStat, HypergradBackend, InnerLR, Method, TaskType, TokenClassWeights, WNetInputs, WeightUnit
 from .losses import (
     WeightedCrossEntropy,
     build_loss,
@@ -264,6 +264,15 @@ class HAMRTrainer(ImbalanceTrainer):
         self.group_names = list(group_names) if group_names is not None else None
         self._class_feature, self._prior = self._class_tables(self.groups, self.settings["class_prior_power"])
         self._token_weights = self._token_class_weights(args.token_class_weights, self.class_counts)
+        # NER token-level weights (ner_weight_unit=token): the class-level start n_tag^(-τ) per tag, if any
+        self._token_unit = self.task == TaskType.NER and args.ner_weight_unit == WeightUnit.TOKEN
+        self._tag_prior = None
+        if self._token_unit and self.settings["class_prior_power"] > 0:
+            if self.class_counts is None:
+                raise ValueError("class_prior_power with ner_weight_unit=token needs labelled training data")
+            counts = torch.as_tensor(np.asarray(self.class_counts), dtype=torch.float32)
+            self._tag_prior = torch.where(counts > 0, counts.clamp_min(1.0) ** (-self.settings["class_prior_power"]),
+                                          torch.ones_like(counts))
         meta_labels = _labels_of(self.meta_dataset) if self.meta_dataset is not None else []
         self.meta_groups = example_groups(meta_labels, self.num_labels, self._outside_id()) if meta_labels else None
         meta_counts = class_counts_from_labels(meta_labels, self.num_labels) if meta_labels else None
@@ -383,6 +392,33 @@ class HAMRTrainer(ImbalanceTrainer):
         hard = mx if self.args.hardness_stat.value == "max" else mean
         return train, hard
 
+    def _token_units(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """NER token units (``ner_weight_unit=token``): (training loss, hardness) per labelled token, in the
+        row-major order of ``labels != -100``, with graph; the training loss carries ``token_class_weights``."""
+        mask = labels != IGNORE_INDEX
+        tokens = per_example_ce(logits, labels, token_reduction="none")[mask]
+        train = tokens
+        if self._token_weights is not None:
+            train = self._token_weights.to(logits.device)[labels[mask]].to(tokens.dtype) * tokens
+        return train, tokens
+
+    def _token_features(self, hardness: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Weight-net input (z over the batch's labelled tokens) and class-level start per token unit."""
+        z = global_zscore(hardness) if self.accelerator.num_processes > 1 else batch_zscore(hardness)
+        tags = labels[labels != IGNORE_INDEX]
+        prior = None if self._tag_prior is None else self._tag_prior.to(z.device)[tags]
+        return z, prior
+
+    def _sentence_values(self, token_values: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Per sentence of the batch, the hardness_stat (max | mean) of its token units' values (1 for a
+        sentence without labelled tokens: the normalised weights' mean)."""
+        mask = labels != IGNORE_INDEX
+        rows = mask.nonzero()[:, 0]
+        v = token_values.detach().float()
+        out = torch.ones(labels.shape[0], dtype=v.dtype, device=v.device)
+        reduce = "amax" if self.args.hardness_stat == HardnessStat.MAX else "mean"
+        return out.scatter_reduce(0, rows, v, reduce=reduce, include_self=False)
+
     def _meta_batch(self) -> dict[str, torch.Tensor]:
         m = len(self.meta_dataset)
         size = min(self.settings["meta_batch_size"], m)
@@ -434,18 +470,27 @@ class HAMRTrainer(ImbalanceTrainer):
         attention = math_attention() if (meta_due and exact) else nullcontext()
         with attention:
             outputs = model(**inputs)
-        train_loss, hardness = self._example_losses(outputs.logits, labels)
-        features, prior = self._features(hardness, index)
-        if args.uses_awe:
+        if args.uses_awe and self._token_unit:  # one weight per labelled token
+            train_loss, hardness = self._token_units(outputs.logits, labels)
+            features, prior = self._token_features(hardness, labels)
             if meta_due:
                 self._meta_step(model, inputs, labels, train_loss, features, prior)
             weights = self.reweighter.weights_no_grad(features, prior).to(train_loss.dtype)
-            memory_values = weights
+            loss = (weights * train_loss).mean()
+            memory_values = weights = self._sentence_values(weights, labels)
         else:
-            weights = torch.ones_like(train_loss)
-            h = hardness.detach()
-            memory_values = h / global_mean(h).clamp_min(1e-12)
-        loss = (weights * train_loss).mean()
+            train_loss, hardness = self._example_losses(outputs.logits, labels)
+            if args.uses_awe:
+                features, prior = self._features(hardness, index)
+                if meta_due:
+                    self._meta_step(model, inputs, labels, train_loss, features, prior)
+                weights = self.reweighter.weights_no_grad(features, prior).to(train_loss.dtype)
+                memory_values = weights
+            else:
+                weights = torch.ones_like(train_loss)
+                h = hardness.detach()
+                memory_values = h / global_mean(h).clamp_min(1e-12)
+            loss = (weights * train_loss).mean()
         idx, val = self._gather(index, memory_values)
         self.memory.update(idx, val)
         _, w_all = self._gather(index, weights)
@@ -468,6 +513,8 @@ class HAMRTrainer(ImbalanceTrainer):
 
         def train_loss_at(p):
             logits = functional_call(unwrapped, p, args=(), kwargs=inputs).logits
+            if self._token_unit:
+                return self._token_units(logits, labels)[0]
             return self._example_losses(logits, labels)[0]
 
         result = self.reweighter.step(

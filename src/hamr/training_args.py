@@ -22,6 +22,7 @@ from .enums import (
     TaskType,
     TokenClassWeights,
     WNetInputs,
+    WeightUnit,
 )
 
 
@@ -149,6 +150,17 @@ class HAMRArguments(ImbalanceArguments):
             "Classification ignores it (its meta batches are class-balanced already)."
         },
     )
+    ner_weight_unit: WeightUnit = field(
+        default=WeightUnit.SENTENCE,
+        metadata={
+            "help": "NER: what the weight net weighs. sentence (the paper): one weight per sentence from its "
+            "hardness_stat token CE, the same for all its tokens. token: one weight per labelled token from its "
+            "own CE (z-scored over the batch's labelled tokens), normalised over them, so a hard entity token can "
+            "outweigh the easy O tokens of its own sentence, which a sentence weight cannot; the training loss is "
+            "the token mean of w_t·CE_t over the batch, and a sentence's hardness memory takes the hardness_stat "
+            "(max|mean) of its token weights. Not with wnet_inputs=loss_class. Classification ignores it."
+        },
+    )
     hardness_stat: HardnessStat = field(
         default=HardnessStat.MAX, metadata={"help": "NER: a sentence's hardness from its token losses (max|mean)."}
     )
@@ -217,6 +229,7 @@ class HAMRArguments(ImbalanceArguments):
         self.hypergrad_backend = HypergradBackend.parse(self.hypergrad_backend)
         self.memory_mode = MemoryMode.parse(self.memory_mode)
         self.wnet_inputs = WNetInputs.parse(self.wnet_inputs)
+        self.ner_weight_unit = WeightUnit.parse(self.ner_weight_unit)
         self.token_class_weights = TokenClassWeights.parse(self.token_class_weights)
         self.meta_token_class_weights = TokenClassWeights.parse(self.meta_token_class_weights)
         for name in ("class_prior_power", "hardness_alpha"):
@@ -230,6 +243,12 @@ class HAMRArguments(ImbalanceArguments):
                     "HAMRArguments: faithful=True reproduces the reference code, which has no token class weights; "
                     f"got {name}={getattr(self, name).value!r}"
                 )
+        if self.faithful and self.ner_weight_unit != WeightUnit.SENTENCE:
+            raise ValueError("HAMRArguments: faithful=True reproduces the reference code, which weighs sentences; got "
+                             f"ner_weight_unit={self.ner_weight_unit.value!r}")
+        if self.ner_weight_unit == WeightUnit.TOKEN and self.wnet_inputs == WNetInputs.LOSS_CLASS:
+            raise ValueError("HAMRArguments: ner_weight_unit='token' takes the loss as the weight net's only input; "
+                             "wnet_inputs='loss_class' is for sentence (or classification) weights")
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
             self.meta_class_balanced = False
