@@ -410,14 +410,16 @@ class HAMRTrainer(ImbalanceTrainer):
         return z, prior
 
     def _sentence_values(self, token_values: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Per sentence of the batch, the hardness_stat (max | mean) of its token units' values (1 for a
-        sentence without labelled tokens: the normalised weights' mean)."""
+        """Per sentence of the batch, the hardness_stat (max | mean) of its token units' values, divided by
+        their mean over the (global) batch: mean 1, the scale of sentence weights, so that a sentence not drawn
+        yet (m = 1) is neither favoured nor starved by the sampler. A sentence without labelled tokens gets 1."""
         mask = labels != IGNORE_INDEX
         rows = mask.nonzero()[:, 0]
         v = token_values.detach().float()
         out = torch.ones(labels.shape[0], dtype=v.dtype, device=v.device)
         reduce = "amax" if self.args.hardness_stat == HardnessStat.MAX else "mean"
-        return out.scatter_reduce(0, rows, v, reduce=reduce, include_self=False)
+        out = out.scatter_reduce(0, rows, v, reduce=reduce, include_self=False)
+        return out / global_mean(out).clamp_min(1e-12)
 
     def _meta_batch(self) -> dict[str, torch.Tensor]:
         m = len(self.meta_dataset)

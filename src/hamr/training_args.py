@@ -158,7 +158,7 @@ class HAMRArguments(ImbalanceArguments):
             "own CE (z-scored over the batch's labelled tokens), normalised over them, so a hard entity token can "
             "outweigh the easy O tokens of its own sentence, which a sentence weight cannot; the training loss is "
             "the token mean of w_t·CE_t over the batch, and a sentence's hardness memory takes the hardness_stat "
-            "(max|mean) of its token weights. Not with wnet_inputs=loss_class. Classification ignores it."
+            "(max|mean) of its token weights, rescaled to mean 1 over the batch. Not with wnet_inputs=loss_class. Classification ignores it."
         },
     )
     hardness_stat: HardnessStat = field(
