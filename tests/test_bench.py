@@ -348,7 +348,7 @@ def test_report_tables(tmp_path, quiet):
     fig = text.split("## Figure 2")[1].split("## Table 4")[0]
     assert "| erm | 10.0 | 20.0 | 30.0 | 40.0 | 2 |" in fig
     assert (out / "quartiles.png").stat().st_size > 1000
-    assert "not available: no HAMR run has hamr_examples.tsv" in text
+    assert "not available: no HAMR run has its hardness (hamr_hardness.json or hamr_examples.tsv)" in text
     overhead = text.split("## Overhead")[1]
     line = next(x for x in overhead.splitlines() if x.startswith("| Idai19 | hamr |"))
     cells = [c.strip() for c in line.strip("|").split("|")]
