@@ -342,3 +342,15 @@ def test_token_weight_unit_options(tmp_path, tokenizer, tweetner, idai):
     assert torch.equal(prior, tr._tag_prior[labels[labels != -100]])
     cls = _trainer(tmp_path / "cls", tokenizer, idai, cls=HAMRTrainer, ner_weight_unit="token")
     assert not cls._token_unit  # classification weighs examples whatever the NER unit says
+
+
+def test_normalise_through_mean_reaches_the_reweighter(tmp_path, tokenizer, idai):
+    with pytest.raises(ValueError, match="normalise_through_mean=True"):
+        HAMRArguments(output_dir=str(tmp_path), faithful=True, normalise_through_mean=True)
+    tr = _trainer(tmp_path, tokenizer, idai, cls=HAMRTrainer, normalise_through_mean=True, num_train_epochs=1)
+    assert tr.reweighter.detach_mean is False
+    assert _trainer(tmp_path / "d", tokenizer, idai, cls=HAMRTrainer).reweighter.detach_mean is True
+    phi0 = [p.detach().clone() for p in tr.reweighter.net.parameters()]
+    tr.train()
+    assert tr.meta_steps > 0 and tr.reweighter.num_skipped == 0
+    assert any(not torch.equal(a, b) for a, b in zip(phi0, tr.reweighter.net.parameters()))

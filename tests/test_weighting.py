@@ -27,9 +27,9 @@ def _tiny_problem(seed=0):
     return model, train_loss_at, meta_loss_at
 
 
-def _reweighter(backend, seed=1):
+def _reweighter(backend, seed=1, detach_mean=True):
     torch.manual_seed(seed)
-    rw = MetaReweighter(1, backend=backend, w_min=1e-3, w_max=1e3, fd_epsilon=1e-4)
+    rw = MetaReweighter(1, backend=backend, w_min=1e-3, w_max=1e3, fd_epsilon=1e-4, detach_mean=detach_mean)
     rw.net.double()
     return rw
 
@@ -38,7 +38,8 @@ def _meta_objective(rw, model, params, train_loss_at, meta_loss_at, feats, lr, d
     """F(φ) = L_meta(θ − η ∇θ mean(w(φ)·ℓ(θ))) evaluated directly, with w = s(φ)/denom: the batch mean in
     the weights' normalisation is detached (method.md §1), so it is held at its value at φ0 here."""
     losses = train_loss_at()
-    w = torch.sigmoid(rw.net(feats.unsqueeze(-1))).squeeze(-1) / denom
+    s = torch.sigmoid(rw.net(feats.unsqueeze(-1))).squeeze(-1)
+    w = s / (denom if denom is not None else s.mean() + 1e-6)  # denom None: the mean moves with φ
     grads = torch.autograd.grad((w * losses).mean(), list(params.values()))
     virtual = {n: p - lr * g for (n, p), g in zip(params.items(), grads)}
     return meta_loss_at(virtual).item()
@@ -46,16 +47,17 @@ def _meta_objective(rw, model, params, train_loss_at, meta_loss_at, feats, lr, d
 
 @pytest.mark.parametrize("backend", [HypergradBackend.EXACT, HypergradBackend.FINITE_DIFFERENCE])
 @pytest.mark.parametrize("scope", [LookaheadScope.ALL, LookaheadScope.HEAD])
-def test_hypergradient_matches_finite_differences_in_phi(backend, scope):
+@pytest.mark.parametrize("detach_mean", [True, False])
+def test_hypergradient_matches_finite_differences_in_phi(backend, scope, detach_mean):
     model, train_loss_at, meta_loss_at = _tiny_problem()
-    rw = _reweighter(backend)
+    rw = _reweighter(backend, detach_mean=detach_mean)
     params = select_lookahead(model, scope)
     lr = 0.5
     losses = train_loss_at()
     feats = batch_zscore(losses)
     hyper, _ = rw.hypergradient(feats, losses, params, meta_loss_at, lr, train_loss_at)
     with torch.no_grad():
-        denom = torch.sigmoid(rw.net(feats)).mean() + 1e-6
+        denom = torch.sigmoid(rw.net(feats)).mean() + 1e-6 if detach_mean else None
     # central differences of F(φ) along random directions
     torch.manual_seed(7)
     phi = list(rw.net.parameters())
@@ -173,3 +175,17 @@ def test_faithful_mode_sets_the_reference_behaviour():
         HAMRArguments(output_dir="/tmp/hamr_mi", meta_interval=0, report_to=[])
     with pytest.raises(ValueError, match="hardness_alpha must be >= 0, got -1"):
         HAMRArguments(output_dir="/tmp/hamr_ha", hardness_alpha=-1.0, report_to=[])
+
+
+def test_normalisation_through_the_mean_ignores_a_uniform_rise_of_s():
+    """With the mean detached, raising every s (a common factor) has a gradient; through the mean it has none."""
+    s = (torch.rand(32, dtype=torch.float64) * 0.5 + 0.25).requires_grad_(True)
+    g = torch.randn(32, dtype=torch.float64)
+    detached = torch.autograd.grad((normalise_weights(s, 1e-3, 1e3) * g).sum(), s)[0]
+    through = torch.autograd.grad((normalise_weights(s, 1e-3, 1e3, detach_mean=False) * g).sum(), s)[0]
+    assert abs(float((detached * s).sum())) > 1e-3  # d/dc of w(c·s) at c = 1: the uniform direction
+    # zero up to the 1e-6 guard in the denominator
+    assert abs(float((through * s).sum())) < 1e-4 * abs(float((detached * s).sum()))
+    torch.testing.assert_close(normalise_weights(s, 1e-3, 1e3, detach_mean=False), normalise_weights(s, 1e-3, 1e3))
+    with pytest.raises(ValueError, match="detach_mean=False needs mean=None"):
+        normalise_weights(s, mean=s.mean(), detach_mean=False)

@@ -289,7 +289,10 @@ class HAMRTrainer(ImbalanceTrainer):
             backend=args.hypergrad_backend,
             fd_epsilon=args.fd_epsilon,
             device=args.device,
+            detach_mean=not args.normalise_through_mean,
         )
+        if self.accelerator.num_processes > 1 and args.normalise_through_mean:
+            raise ValueError("normalise_through_mean=True differentiates a per-process batch mean: not under DDP")
         if self.accelerator.num_processes > 1:  # DDP: mean_B s over the global batch of all ranks
             self.reweighter.batch_mean = global_mean
         if args.fp16:  # method.md §2: explicit (dynamic) loss scaling of the inner and meta gradients

@@ -130,6 +130,15 @@ class HAMRArguments(ImbalanceArguments):
             "False: uniform batches from the meta set, as the paper."
         },
     )
+    normalise_through_mean: bool = field(
+        default=False,
+        metadata={
+            "help": "Differentiate the weights' normalisation w = s / mean_B(s) through the batch mean too. False (the "
+            "paper): the mean is detached, so the hypergradient rewards raising every s (like a larger inner step) and "
+            "pushes all s towards the sigmoid's ceiling, where the weights flatten (benchmarks/results/"
+            "probe_wnet_tweetner7.txt). True: only relative changes of s count. Single process only (not under DDP)."
+        },
+    )
     weight_min: float = field(default=0.1, metadata={"help": "Lower clip of the normalised weights."})
     weight_max: float = field(default=8.0, metadata={"help": "Upper clip of the normalised weights."})
     token_class_weights: TokenClassWeights = field(
@@ -249,6 +258,9 @@ class HAMRArguments(ImbalanceArguments):
         if self.ner_weight_unit == WeightUnit.TOKEN and self.wnet_inputs == WNetInputs.LOSS_CLASS:
             raise ValueError("HAMRArguments: ner_weight_unit='token' takes the loss as the weight net's only input; "
                              "wnet_inputs='loss_class' is for sentence (or classification) weights")
+        if self.faithful and self.normalise_through_mean:
+            raise ValueError("HAMRArguments: faithful=True reproduces the reference code, whose normalisation mean is "
+                             "detached; got normalise_through_mean=True")
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
             self.meta_class_balanced = False

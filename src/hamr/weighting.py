@@ -53,10 +53,17 @@ def batch_zscore(hardness: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 
 def normalise_weights(
-    s: torch.Tensor, w_min: float = 0.1, w_max: float = 8.0, mean: torch.Tensor | None = None
+    s: torch.Tensor, w_min: float = 0.1, w_max: float = 8.0, mean: torch.Tensor | None = None,
+    detach_mean: bool = True,
 ) -> torch.Tensor:
-    """w_i = clip(s_i / (mean_B s + 1e-6), w_min, w_max), the mean detached. ``mean``: mean_B s computed by the
-    caller (under DDP: over the global batch of all ranks, see :func:`hamr.distributed.global_mean`)."""
+    """w_i = clip(s_i / (mean_B s + 1e-6), w_min, w_max), the mean detached (method.md §1). ``mean``: mean_B s
+    computed by the caller (under DDP: over the global batch of all ranks, see
+    :func:`hamr.distributed.global_mean`). ``detach_mean=False`` lets the gradient flow through the batch mean
+    of this ``s``, so a rise of every s by the same factor leaves the weights and their gradient unchanged."""
+    if not detach_mean:
+        if mean is not None:
+            raise ValueError("normalise_weights: a caller's mean is detached; detach_mean=False needs mean=None")
+        return (s / (s.mean() + 1e-6)).clamp(w_min, w_max)
     mean = s.mean() if mean is None else mean
     return (s / (mean.detach() + 1e-6)).clamp(w_min, w_max)
 
@@ -174,8 +181,10 @@ class MetaReweighter:
         loss_scale: float | None = None,
         dynamic_loss_scale: bool = True,
         loss_scale_growth_interval: int = 2000,
+        detach_mean: bool = True,
     ) -> None:
         self.net = WeightNet(in_features, hidden, init_bias).to(device)
+        self.detach_mean = detach_mean
         self.batch_mean = batch_mean
         self.loss_scale = None if loss_scale is None else float(loss_scale)
         self.dynamic_loss_scale = dynamic_loss_scale
@@ -197,6 +206,11 @@ class MetaReweighter:
             s = torch.sigmoid(self.net(features.to(dtype)))
             if prior is not None:
                 s = s * prior.to(dtype)
+            if not self.detach_mean:
+                if self.batch_mean is not None:
+                    raise ValueError("the mean of the weights' normalisation can only be differentiated on one "
+                                     "process (set normalise_through_mean=False under DDP)")
+                return normalise_weights(s, self.w_min, self.w_max, detach_mean=False)
             mean = None if self.batch_mean is None else self.batch_mean(s.detach())
             return normalise_weights(s, self.w_min, self.w_max, mean=mean)
 
