@@ -1166,9 +1166,10 @@ def _hardness_of_run(run_dir: Path, train) -> "np.ndarray":
 
     from .data import entity_types_of
     from .resampling import read_hardness_file, write_hardness_file
+    from .trainer import HARDNESS_FILE_NAME
 
     texts = train.all_texts()
-    hardness_file = run_dir / "hamr_hardness.json"
+    hardness_file = run_dir / HARDNESS_FILE_NAME
     if hardness_file.exists():
         return read_hardness_file(hardness_file, texts)
     groups, m = _read_examples_tsv(run_dir / "hamr_examples.tsv")

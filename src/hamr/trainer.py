@@ -271,7 +271,7 @@ class HAMRTrainer(ImbalanceTrainer):
             if self.class_counts is None:
                 raise ValueError("class_prior_power with ner_weight_unit=token needs labelled training data")
             counts = torch.as_tensor(np.asarray(self.class_counts), dtype=torch.float32)
-            self._tag_prior = torch.where(counts > 0, counts.clamp_min(1.0) ** (-self.settings["class_prior_power"]),
+            self._tag_prior = torch.where(counts > 0, counts ** (-self.settings["class_prior_power"]),
                                           torch.ones_like(counts))
         meta_labels = _labels_of(self.meta_dataset) if self.meta_dataset is not None else []
         self.meta_groups = example_groups(meta_labels, self.num_labels, self._outside_id()) if meta_labels else None
@@ -339,8 +339,12 @@ class HAMRTrainer(ImbalanceTrainer):
             w = effective_number_weights(counts, self.args.effective_number_beta)
         return (token_mean_weights(w, counts) if mean_one else w).to(self.args.device)
 
+    def _zscore(self, hardness: torch.Tensor) -> torch.Tensor:
+        """z of the hardness over the batch (under DDP: the global batch of all ranks)."""
+        return global_zscore(hardness) if self.accelerator.num_processes > 1 else batch_zscore(hardness)
+
     def _features(self, hardness: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = global_zscore(hardness) if self.accelerator.num_processes > 1 else batch_zscore(hardness)
+        z = self._zscore(hardness)
         idx = index.cpu()
         prior = None if self._prior is None else self._prior[idx].to(z.device)
         if self.args.wnet_inputs == WNetInputs.LOSS_CLASS:
@@ -407,7 +411,7 @@ class HAMRTrainer(ImbalanceTrainer):
 
     def _token_features(self, hardness: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Weight-net input (z over the batch's labelled tokens) and class-level start per token unit."""
-        z = global_zscore(hardness) if self.accelerator.num_processes > 1 else batch_zscore(hardness)
+        z = self._zscore(hardness)
         tags = labels[labels != IGNORE_INDEX]
         prior = None if self._tag_prior is None else self._tag_prior.to(z.device)[tags]
         return z, prior
