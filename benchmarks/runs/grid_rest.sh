@@ -10,11 +10,12 @@ cd "$(dirname "$0")/../.."
 out=${1:-benchmarks/results/cpu}
 export PYTHONPATH=$PWD/src HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 grid() { hamr bench run benchmarks/configs/cpu.json --jobs 1 --threads 1 --out "$out" "$@"; }
-OTHERS=dice,balanced_sampler,lnr,gbc,metabalance
 ABLATIONS=hamr_wo_awe,hamr_wo_resampling,hamr_wo_knn,hamr_wo_all
-grid --only-datasets humaid_irma17,sst5 --only-methods $OTHERS --seeds 42          # Table 2: every baseline, seed 42
-grid --only-datasets humaid_idai19 --only-methods dice,metabalance --seeds 44       # Idai19: 3 seeds of every baseline
-grid --only-datasets bionlp --only-methods $OTHERS --seeds 42                        # Table 2 complete for seed 42
+# Done in sessions 15-16: every baseline at seed 42 on Irma17, SST-5 and BioNLP; Idai19 Dice and MetaBalance seed 44;
+# the four ablations at seed 42 on MIT-R, BioNLP, TweetNER7 and Irma17. Session 17's order: what decides Table 2 first.
+grid --only-datasets mit_restaurant --only-methods metabalance --seeds 42          # Table 2 complete for seed 42
 grid --only-methods $ABLATIONS --seeds 42                                            # Table 3, seed 42
+grid --only-methods metabalance --seeds 43                                           # the closest rival, second seed
 grid --seeds 43                                                                      # then seed 43, then 44
+grid --only-methods metabalance --seeds 44
 grid --seeds 44
