@@ -3,8 +3,8 @@ measured times (the ``--dry-run`` estimate uses the cost model's factors for ent
 
 Usage: python benchmarks/runs/grid_cost.py benchmarks/results/cpu [benchmarks/configs/cpu.json]
 
-Machine seconds of a run = its wall seconds / the jobs that shared the machine (``done.json``), as in
-``hamr.bench.measured_costs``. An entry with no finished run on a dataset is extrapolated from that dataset's
+Machine seconds of a run: ``hamr.bench.machine_seconds`` (its wall seconds / the jobs that shared the machine),
+as the bench's own estimates use. An entry with no finished run on a dataset is extrapolated from that dataset's
 measured runs: an ablation from HAMR's time (w/o All from ERM's), a baseline from ERM's times the median ratio
 of that baseline to ERM over the datasets where both ran.
 """
@@ -18,6 +18,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from hamr.bench import machine_seconds
+
 
 def main(out: str, config: str = "benchmarks/configs/cpu.json") -> None:
     cfg = json.loads(Path(config).read_text())
@@ -29,7 +31,7 @@ def main(out: str, config: str = "benchmarks/configs/cpu.json") -> None:
     for f in Path(out, "runs").glob("*/*/seed*/done.json"):
         d = json.loads(f.read_text())
         dataset, entry, seed = f.parts[-4], f.parts[-3], f.parts[-2]
-        machine[(dataset, entry)].append(d["wall_seconds"] / max(1, int(d.get("concurrent_jobs") or 1)))
+        machine[(dataset, entry)].append(machine_seconds(d))
         done.add((dataset, entry, seed))
         end = datetime.fromisoformat(d["finished_at"]).timestamp()
         intervals.append((end - d["wall_seconds"], end))

@@ -424,18 +424,23 @@ def _settings_key(settings: dict[str, Any]) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
+def machine_seconds(done: dict) -> float:
+    """A finished run's machine seconds: its wall seconds divided by the jobs that shared the machine with it
+    (``done.json``'s ``concurrent_jobs``), the unit of :func:`estimate_seconds`."""
+    return float(done["wall_seconds"]) / max(1, int(done.get("concurrent_jobs") or 1))
+
+
 def measured_costs(out: Path) -> dict[tuple[str, str, str], float]:
     """Machine seconds of the finished runs in ``out``, averaged per (dataset, method entry, settings).
 
-    A run's machine seconds are its wall seconds divided by the jobs that shared the machine with it
-    (``done.json``'s ``concurrent_jobs``), the unit of :func:`estimate_seconds`. Read by the estimates, which
+    A run's machine seconds: :func:`machine_seconds`. Read by the estimates, which
     prefer what was measured here over the cost model: for NER at length 128 the cost model is ~2x low."""
     acc: dict[tuple[str, str, str], list[float]] = {}
     for done in Path(out).glob(f"runs/*/*/seed*/{DONE}"):
         try:
             d = json.loads(done.read_text())
             key = (d["dataset"], d["method"], _settings_key(d["settings"]))
-            acc.setdefault(key, []).append(float(d["wall_seconds"]) / max(1, int(d.get("concurrent_jobs") or 1)))
+            acc.setdefault(key, []).append(machine_seconds(d))
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a run folder written by an older version: the cost model covers it
     return {k: sum(v) / len(v) for k, v in acc.items()}
