@@ -850,8 +850,10 @@ def run_grid(
                 eta = sum(rest) * progress["spent"] / progress["spent_est"] / jobs
             elif rest:
                 eta = progress["spent"] / counts["finished"] * len(rest) / jobs
-            log(f"{tag} {spec.describe()} · macro-F1 {_pct(test.get('macro_f1'))} · micro-F1 "
-                f"{_pct(test.get('micro_f1'))} · {m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
+            val = m.get("validation") or {}
+            log(f"{tag} {spec.describe()} · validation macro/micro-F1 {_pct(val.get('macro_f1'))} / "
+                f"{_pct(val.get('micro_f1'))} · test {_pct(test.get('macro_f1'))} / {_pct(test.get('micro_f1'))} · "
+                f"{m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
                 f"{_hms(wall)} · ETA {_hms(eta) if rest else 'done'}", style="green")
 
     try:
