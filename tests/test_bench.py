@@ -195,6 +195,8 @@ def test_runs_are_saved_skipped_when_done_and_restarted_when_unfinished(tmp_path
     assert json.loads((folder / "run.json").read_text())["config"]["save_model"] is False
     assert len(json.loads((out / "summary.json").read_text())) == 3
     assert not (out / "bench.lock").exists()
+    # the progress line names which split each score is from (validation 25.0 = macro / 2 in _metrics)
+    assert "validation macro/micro-F1 25.0 / 25.0 · test 50.0 / 50.0" in (out / "bench.log").read_text()
 
     calls.clear()
     counts = run_grid(protocol, out, specs, runner=fake_runner(values, calls))
