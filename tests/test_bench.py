@@ -110,6 +110,23 @@ def test_grid_is_seeds_by_datasets_by_entries_with_overrides(tmp_path):
     assert kwargs["save_model"] is False and kwargs["epochs"] == 2 and kwargs["max_train_examples"] == 100
 
 
+def test_entry_settings_override_the_protocol_and_dataset_settings(tmp_path):
+    methods = ["erm", {"name": "hamr_12ep", "method": "hamr", "settings": {"epochs": 12, "batch_size": 8}}]
+    protocol = load_protocol(_write(tmp_path, _protocol(methods=methods)))
+    by = {(s.dataset, s.entry): s.settings for s in expand_grid(protocol, seeds=[1])}
+    assert by[("humaid_idai19", "erm")]["epochs"] == 3 and by[("sst5", "erm")]["epochs"] == 2
+    assert by[("humaid_idai19", "hamr_12ep")]["epochs"] == 12
+    assert by[("sst5", "hamr_12ep")]["epochs"] == 12  # over the dataset's 2
+    assert by[("sst5", "hamr_12ep")]["max_train_examples"] == 100  # the dataset's setting still applies
+    assert by[("sst5", "hamr_12ep")]["batch_size"] == 8 and by[("sst5", "erm")]["batch_size"] == 16
+    bad = [{"name": "x", "method": "erm", "settings": {"epochs": 0}}]
+    with pytest.raises(ProtocolError, match=r"methods\[0\]\.settings\.epochs: invalid value 0"):
+        load_protocol(_write(tmp_path, _protocol(methods=bad)))
+    bad = [{"name": "x", "method": "erm", "settings": {"epoch": 4}}]
+    with pytest.raises(ProtocolError, match=r"methods\[0\]\.settings\.epoch: unknown setting"):
+        load_protocol(_write(tmp_path, _protocol(methods=bad)))
+
+
 def test_grid_filters(tmp_path):
     protocol = load_protocol(_write(tmp_path, _protocol()))
     specs = expand_grid(protocol, only_datasets=["sst5"], only_methods=["hamr"], seeds=[7])

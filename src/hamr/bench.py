@@ -12,7 +12,8 @@ A **protocol** is a JSON file (see ``benchmarks/configs/`` and ``benchmarks/READ
       "datasets": ["humaid_idai19", "sst5"],
       "dataset_settings": {"sst5": {"max_train_examples": 1500}},
       "methods": ["erm", "icf", "hamr",
-                  {"name": "hamr_wo_awe", "method": "hamr", "options": {"ablation": "without_awe"}}],
+                  {"name": "hamr_wo_awe", "method": "hamr", "options": {"ablation": "without_awe"}},
+                  {"name": "hamr_12ep", "method": "hamr", "settings": {"epochs": 12}}],
       "method_options": {"hamr": {"lookahead_scope": "last_k"}},
       "dataset_method_options": {"sst5": {"hamr": {"hardness_alpha": 0.6}}}
     }
@@ -22,7 +23,8 @@ sample (the run's seed, without replacement, file order kept) of at most that ma
 validation and test stay whole. ``limit`` instead keeps the first N examples of *every* split (smoke runs
 only: some files are sorted by label)). Options of a run, later ones winning: ``method_options`` of its
 method, then of its entry name; ``dataset_method_options`` of its dataset, likewise; the entry's own
-``options``. Every option is a field of :class:`~hamr.training_args.HAMRArguments` (method ``hamr``) or
+``options``. Settings of a run, likewise: ``settings``, then ``dataset_settings`` of its dataset, then the
+entry's own ``settings`` (e.g. more epochs for a cheaper method in an equal-compute comparison). Every option is a field of :class:`~hamr.training_args.HAMRArguments` (method ``hamr``) or
 :class:`~hamr.training_args.ImbalanceArguments` (the others).
 
 The **grid** is seeds × datasets × method entries, in that order (so a complete one-seed table comes first).
@@ -74,7 +76,7 @@ PROTOCOL_KEYS = {
     "name", "description", "notes", "seeds", "settings", "datasets", "dataset_settings", "methods",
     "method_options", "dataset_method_options",
 }
-ENTRY_KEYS = {"name", "method", "options"}
+ENTRY_KEYS = {"name", "method", "options", "settings"}
 #: TrainingArguments fields the harness sets from ``settings`` / the grid: not allowed as options.
 RESERVED_OPTIONS = {
     "output_dir", "method", "seed", "data_seed", "num_train_epochs", "per_device_train_batch_size",
@@ -145,11 +147,13 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One method entry of a protocol: a name (the results folder), a method and its options."""
+    """One method entry of a protocol: a name (the results folder), a method, its options and the run settings
+    it overrides (over the protocol's and the dataset's)."""
 
     name: str
     method: str
     options: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ablation(self) -> str | None:
@@ -269,7 +273,7 @@ def _parse_entry(path: str, i: int, raw: Any, methods: list[str]) -> Entry:
     if isinstance(raw, str):
         raw = {"name": raw, "method": raw}
     if not isinstance(raw, dict):
-        raise _fail(path, where, "expected a method name or an object {name, method, options}")
+        raise _fail(path, where, "expected a method name or an object {name, method, options, settings}")
     unknown = sorted(set(raw) - ENTRY_KEYS)
     if unknown:
         raise _fail(path, f"{where}.{unknown[0]}", f"unknown field (expected: {', '.join(sorted(ENTRY_KEYS))})")
@@ -281,7 +285,12 @@ def _parse_entry(path: str, i: int, raw: Any, methods: list[str]) -> Entry:
         raise _fail(path, f"{where}.method", f"unknown method {method!r} (expected one of: {', '.join(methods)})")
     options = raw.get("options", {})
     _check_options(path, f"{where}.options", method, options)
-    return Entry(name, method, dict(options))
+    settings = raw.get("settings", {})
+    if not isinstance(settings, dict):
+        raise _fail(path, f"{where}.settings", "expected an object of settings")
+    for key, value in settings.items():
+        _check_setting(path, f"{where}.settings.{key}", key, value)
+    return Entry(name, method, dict(options), dict(settings))
 
 
 def parse_protocol(raw: Any, path: str = "<protocol>") -> Protocol:
@@ -415,7 +424,7 @@ def expand_grid(
             settings = {**protocol.settings, **protocol.dataset_settings.get(d, {})}
             for name in names:
                 e = protocol.entry(name)
-                specs.append(RunSpec(protocol.name, d, e.name, e.method, int(seed), settings,
+                specs.append(RunSpec(protocol.name, d, e.name, e.method, int(seed), {**settings, **e.settings},
                                      _options_for(protocol, d, e)))
     return specs
 
