@@ -24,7 +24,8 @@ validation and test stay whole. ``limit`` instead keeps the first N examples of 
 only: some files are sorted by label)). Options of a run, later ones winning: ``method_options`` of its
 method, then of its entry name; ``dataset_method_options`` of its dataset, likewise; the entry's own
 ``options``. Settings of a run, likewise: ``settings``, then ``dataset_settings`` of its dataset, then the
-entry's own ``settings`` (e.g. more epochs for a cheaper method in an equal-compute comparison). Every option is a field of :class:`~hamr.training_args.HAMRArguments` (method ``hamr``) or
+entry's own ``settings`` (e.g. more epochs for a cheaper method in an equal-compute comparison). Every option
+is a field of :class:`~hamr.training_args.HAMRArguments` (method ``hamr``) or
 :class:`~hamr.training_args.ImbalanceArguments` (the others).
 
 The **grid** is seeds × datasets × method entries, in that order (so a complete one-seed table comes first).
