@@ -60,12 +60,10 @@ def normalise_weights(
     computed by the caller (under DDP: over the global batch of all ranks, see
     :func:`hamr.distributed.global_mean`). ``detach_mean=False`` lets the gradient flow through the batch mean
     of this ``s``, so a rise of every s by the same factor leaves the weights and their gradient unchanged."""
-    if not detach_mean:
-        if mean is not None:
-            raise ValueError("normalise_weights: a caller's mean is detached; detach_mean=False needs mean=None")
-        return (s / (s.mean() + 1e-6)).clamp(w_min, w_max)
+    if not detach_mean and mean is not None:
+        raise ValueError("normalise_weights: a caller's mean is detached; detach_mean=False needs mean=None")
     mean = s.mean() if mean is None else mean
-    return (s / (mean.detach() + 1e-6)).clamp(w_min, w_max)
+    return (s / ((mean.detach() if detach_mean else mean) + 1e-6)).clamp(w_min, w_max)
 
 
 def select_lookahead(model: nn.Module, scope: LookaheadScope, last_k: int = 1) -> Params:
