@@ -73,5 +73,6 @@ def evaluate_saved_model(
         logits = np.stack([np.pad(x, ((0, width - x.shape[0]), (0, 0))) for x in logits])
         golds = np.stack([np.pad(g, (0, width - g.shape[0]), constant_values=-100) for g in golds])
     result = {"model": model_dir, "split": split, "task": str(task)}
-    result[split] = evaluate_predictions(task, bundle, np.asarray(logits), np.asarray(golds), gold_split=target)
+    result[split] = evaluate_predictions(task, bundle, np.asarray(logits), np.asarray(golds), gold_split=target,
+                                          word_index=encoded.word_index)
     return result
