@@ -36,6 +36,7 @@ def evaluate_saved_model(
     from .data import LabelVocab
 
     config = AutoConfig.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)  # first: a folder without its tokenizer files is refused at once
     labels = [config.id2label[i] for i in range(config.num_labels)]
     if dataset:
         bundle = load_benchmark(dataset, data_root, limit=limit)
@@ -54,7 +55,6 @@ def evaluate_saved_model(
     if task == TaskType.NER and "O" not in vocab.index:
         raise ValueError(f"{model_dir}: a token-classification model without an 'O' label")
     bundle = DataBundle("eval", task, train, test=target, vocab=vocab)
-    tokenizer = load_tokenizer(model_dir)
     cls = AutoModelForTokenClassification if task == TaskType.NER else AutoModelForSequenceClassification
     model = cls.from_pretrained(model_dir).eval()
     encoded = encode_split(target, tokenizer, vocab, max_length)

@@ -52,14 +52,42 @@ def _explain_load_failure(name: str, exc: Exception) -> Exception:
     )
 
 
+class TokenizerMismatchError(ValueError):
+    """The tokenizer found for a model is far smaller than the model's vocabulary (missing tokenizer files)."""
+
+
 def load_tokenizer(model_name_or_path: str | None = None):
+    """The tokenizer of a model name or folder. Refused (:class:`TokenizerMismatchError`) when its vocabulary
+    is less than half the model's input-embedding rows (``config.vocab_size``): transformers builds a tiny
+    tokenizer when a folder lacks its tokenizer files, and every word would become ``[UNK]``."""
     from transformers import AutoTokenizer
 
     name = model_name_or_path or default_model_path()
     try:
-        return AutoTokenizer.from_pretrained(name)
+        tokenizer = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as exc:
         raise _explain_load_failure(name, exc) from exc
+    _check_tokenizer_size(name, tokenizer)
+    return tokenizer
+
+
+def _check_tokenizer_size(name: str, tokenizer) -> None:
+    from transformers import AutoConfig
+
+    try:
+        model_vocab = getattr(AutoConfig.from_pretrained(name), "vocab_size", None)
+    except (OSError, ValueError):  # a tokenizer-only folder: nothing to compare with
+        return
+    if not isinstance(model_vocab, int) or len(tokenizer) >= 0.5 * model_vocab:
+        return
+    expected = ["tokenizer.json", *getattr(type(tokenizer), "vocab_files_names", {}).values()]
+    missing = [f for f in dict.fromkeys(expected) if not os.path.exists(os.path.join(name, f))]
+    what = f"missing {', '.join(missing)}" if missing and os.path.isdir(name) else "tokenizer files incomplete"
+    raise TokenizerMismatchError(
+        f"{name}: the tokenizer has {len(tokenizer)} tokens but the model has {model_vocab} input embeddings "
+        f"({what}); every word would be [UNK]. Copy the tokenizer files of the model into the folder "
+        "(tokenizer.save_pretrained(folder))."
+    )
 
 
 def load_model(
