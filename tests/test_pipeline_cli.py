@@ -135,3 +135,27 @@ def test_model_folder_without_tokenizer_files_is_refused(tmp_path):
         pipeline.run(pipeline.RunConfig(dataset="humaid_idai19", model=str(folder), limit=8, epochs=1,
                                         output_dir=str(tmp_path / "run")))
     assert len(load_tokenizer(str(src))) == 30522  # the complete folder loads
+
+
+def test_evaluate_takes_quartile_groups_from_the_whole_train_file(tmp_path, tokenizer):
+    from hamr.data import load_files
+    from hamr.data.types import quartile_groups
+    from hamr.evaluation import evaluate_saved_model
+
+    labels = ["a", "b", "c", "d"]
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"example number {i},{labels[i % 4]}\n" for i in range(16)))
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\n" + "".join(f"test case {i},{labels[i % 4]}\n" for i in range(8)))
+    model = tiny_bert(tokenizer, 4, "classification", dropout=0.0)
+    model.config.id2label = dict(enumerate(labels))
+    model.config.label2id = {lab: i for i, lab in enumerate(labels)}
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+
+    whole = quartile_groups({lab: 4 for lab in labels})  # every label 4 times: ties broken by name
+    carved = load_files("classification", train, test=test).train.label_counts()  # what a 90% carve keeps
+    assert quartile_groups(carved) != whole  # so the test below can tell the two apart
+    result = evaluate_saved_model(str(tmp_path / "model"), data_file=str(test), train_file=str(train),
+                                  task="classification", max_length=16)
+    assert list(result["test"]["quartiles"]["groups"].values()) == whole

@@ -49,7 +49,9 @@ def evaluate_saved_model(
         if data_file is None or task is None:
             raise ValueError("give a benchmark dataset, or a data file with its task")
         task = TaskType.parse(task)
-        loaded = load_files(task, train_file or data_file, test=data_file)
+        # validation=data_file: no validation split is carved from the training file, so the quartile groups
+        # come from the whole file
+        loaded = load_files(task, train_file or data_file, validation=data_file, test=data_file)
         target, train = loaded.test, loaded.train
     vocab = LabelVocab(labels, task)
     if task == TaskType.NER and "O" not in vocab.index:
