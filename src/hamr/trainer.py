@@ -667,8 +667,14 @@ def load_hamr_state_file(path: str | os.PathLike) -> dict[str, Any]:
     except pickle.UnpicklingError as exc:
         raise ValueError(
             f"{path}: refused to load: the HAMR state may hold only tensors and plain values "
-            f"(torch.load weights_only=True): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            f"(torch.load weights_only=True){_unsupported_global(exc)}"
         ) from None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a dict of HAMR state, found {type(state).__name__}")
     return state
+
+
+def _unsupported_global(exc: Exception) -> str:
+    """The line of torch's weights-only error naming the refused object, if any."""
+    found = [ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln or "GLOBAL" in ln]
+    return f": {found[0].split(' Please use')[0]}" if found else ""
