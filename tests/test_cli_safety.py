@@ -273,21 +273,21 @@ HAMR_RUN = ["train", "--dataset", "humaid_idai19", "--limit", "48", "--method", 
 
 def _interrupt_after(monkeypatch, step: int):
     """Ctrl-C in the middle of training: a KeyboardInterrupt from the training step after ``step`` steps."""
-    from hamr.trainer import HAMRTrainer
+    from hamr.trainer import ImbalanceTrainer
 
-    original = HAMRTrainer.training_step
+    original = ImbalanceTrainer.training_step
 
     def training_step(self, *a, **kw):
         if self.state.global_step == step:
             raise KeyboardInterrupt
         return original(self, *a, **kw)
 
-    monkeypatch.setattr(HAMRTrainer, "training_step", training_step)
+    monkeypatch.setattr(ImbalanceTrainer, "training_step", training_step)
     return original
 
 
 def test_interrupted_and_resumed_cli_run_equals_the_uninterrupted_one(tiny_models, tmp_path, monkeypatch):
-    from hamr.trainer import HAMRTrainer
+    from hamr.trainer import ImbalanceTrainer
 
     whole = tmp_path / "whole"
     r = runner.invoke(app, HAMR_RUN + ["--output-dir", str(whole)])
@@ -302,7 +302,7 @@ def test_interrupted_and_resumed_cli_run_equals_the_uninterrupted_one(tiny_model
     # a checkpoint half-written when the run was killed: no marker, skipped on resume
     (part / "trainer" / "checkpoint-6").mkdir()
     (part / "trainer" / "checkpoint-6" / "trainer_state.json").write_text("{")
-    monkeypatch.setattr(HAMRTrainer, "training_step", original)
+    monkeypatch.setattr(ImbalanceTrainer, "training_step", original)
     r = runner.invoke(app, HAMR_RUN + ["--output-dir", str(part), "--resume"])
     assert r.exit_code == 0, r.output
     assert "skipping incomplete checkpoint" in r.output and "checkpoint-6" in r.output
@@ -323,6 +323,26 @@ def test_interrupted_and_resumed_cli_run_equals_the_uninterrupted_one(tiny_model
     assert diag_b == diag_a
     assert (part / "hamr_examples.tsv").read_text() == (whole / "hamr_examples.tsv").read_text()
     assert b["resumed_from"].endswith("checkpoint-4") and a["resumed_from"] is None
+
+
+def test_balanced_sampler_resumes_to_the_same_scores(tiny_models, tmp_path, monkeypatch):
+    """ImbalanceTrainer's own sampler RNG is checkpointed: resuming at step 3 (after checkpoint-3, every 3 steps)
+    draws the batches the whole run drew."""
+    from hamr.trainer import ImbalanceTrainer
+
+    run = ["train", "--dataset", "humaid_idai19", "--limit", "48", "--method", "balanced_sampler", "--epochs", "2",
+           "--max-length", "16", "--lr", "1e-3", "--no-save-model", "--checkpoint-every", "3",
+           "-o", "disable_tqdm=true", "-o", "logging_steps=1"]
+    assert runner.invoke(app, run + ["--output-dir", str(tmp_path / "whole")]).exit_code == 0
+    original = _interrupt_after(monkeypatch, 4)
+    r = runner.invoke(app, run + ["--output-dir", str(tmp_path / "part")])
+    assert r.exit_code == 130 and "checkpoint-3" in r.output
+    monkeypatch.setattr(ImbalanceTrainer, "training_step", original)
+    r = runner.invoke(app, run + ["--output-dir", str(tmp_path / "part"), "--resume"])
+    assert r.exit_code == 0, r.output
+    a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("whole", "part"))
+    assert b["train_losses"] == a["train_losses"] and len(a["train_losses"]) == 6
+    assert b["test"]["per_class"] == a["test"]["per_class"]
 
 
 def test_resume_refuses_other_settings_and_missing_checkpoints(tiny_models, tmp_path, monkeypatch):

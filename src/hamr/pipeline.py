@@ -493,7 +493,7 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
             say(f"cleared the previous run's outputs in {out}: {', '.join(removed)}")
     encoded = {name: encode_split(s, tokenizer, bundle.vocab, config.max_length) for name, s in bundle.splits().items()}
     args = training_arguments(config, task, str(out / "trainer"))
-    if not config.resume:
+    if not config.resume and config.checkpoint_every != CheckpointEvery.NONE:  # what --resume checks against
         atomic_write_text(out / "run_config.json", json.dumps(_config_record(config), indent=2, default=str))
     ctx = RunContext(config, bundle, tokenizer, encoded["train"], encoded.get("validation"), args,
                      make_compute_metrics(task, bundle), resume_from=resume_from)
