@@ -209,6 +209,25 @@ def test_cli_drop_reports_in_metrics_and_on_screen(tiny_models, tmp_path):
     assert metrics["test_examples"] == 2
 
 
+def test_cli_evaluate_drops_labels_the_model_does_not_know(tiny_models, tmp_path):
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "--dataset", "humaid_idai19", "--limit", "16", "--epochs", "1", "--max-length",
+                            "16", "--output-dir", str(out), "--checkpoint-every", "none", "-o", "disable_tqdm=true"])
+    assert r.exit_code == 0, r.output
+    rows = "help us\tsympathy_and_support\nroad closed\tnew_intent\nwater please\tnew_intent\n" \
+           "bridge down\tinfrastructure_and_utility_damage\n"
+    data = write(tmp_path / "eval.tsv", "text\tlabel\n" + rows * 5)  # (evaluate carves 10% as validation)
+    base = ["evaluate", str(out / "model"), "--file", str(data), "--task", "classification", "--max-length", "16"]
+    r = runner.invoke(app, base)
+    assert r.exit_code == 2 and f"'new_intent' x10 ({data}:3, {data}:4, {data}:7, ...)" in r.output
+    r = runner.invoke(app, base + ["--unseen-labels", "drop", "--output", str(tmp_path / "e.json")])
+    assert r.exit_code == 0, r.output
+    assert "test: drop applied to 10 example(s) with labels unknown to the model: new_intent (10)" in r.output
+    written = json.loads((tmp_path / "e.json").read_text())
+    assert written["unseen_labels"]["test"]["dropped_examples"] == 10
+    assert sum(v["support"] for v in written["test"]["per_class"].values()) == 10
+
+
 # ----------------------------------------------------------------- item 5: owned outputs, atomic writes
 
 def test_clear_run_outputs_removes_only_what_a_run_owns(tmp_path):
@@ -297,7 +316,8 @@ def test_interrupted_and_resumed_cli_run_equals_the_uninterrupted_one(tiny_model
     original = _interrupt_after(monkeypatch, 6)  # 4 steps per epoch: stops in epoch 2, after checkpoint-4
     r = runner.invoke(app, HAMR_RUN + ["--output-dir", str(part)])
     assert r.exit_code == 130, r.output
-    assert "interrupted: training of" in r.output and "checkpoint-4" in r.output and "--resume" in r.output
+    assert "interrupted: training of" in r.output and "checkpoint-4 (step 4, epoch 1)" in r.output
+    assert "--resume" in r.output
     assert not (part / "metrics.json").exists()
     # a checkpoint half-written when the run was killed: no marker, skipped on resume
     (part / "trainer" / "checkpoint-6").mkdir()

@@ -37,6 +37,7 @@ import torch
 from .data import DataBundle, DataError, Split, load_benchmark, load_files
 from .enums import CheckpointEvery, Method, TaskType
 from .run_outputs import (
+    CHECKPOINT_MARKER,
     atomic_folder,
     atomic_write_text,
     clear_run_outputs,
@@ -506,7 +507,12 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
             how = ("no complete checkpoint was saved, so it cannot resume" +
                    ("" if config.checkpoint_every != CheckpointEvery.NONE else " (checkpoints were off)"))
         else:
-            how = f"the latest complete checkpoint is {ckpt}; resume with the same command plus --resume"
+            try:
+                mark = json.loads((ckpt / CHECKPOINT_MARKER).read_text())
+                at = f" (step {mark['global_step']}, epoch {float(mark['epoch']):g})"
+            except (OSError, ValueError, KeyError, TypeError):
+                at = ""
+            how = f"the latest complete checkpoint is {ckpt}{at}; resume with the same command plus --resume"
         raise RunInterrupted(f"interrupted: training of {out} stopped; {how}", None if ckpt is None else str(ckpt)) from None
     total_seconds = time.perf_counter() - t0
     train_seconds = total_seconds - ctx.extra.get("embedding_seconds", 0.0)
