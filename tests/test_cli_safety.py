@@ -5,6 +5,7 @@ labels are listed in one message and can be dropped or mapped (never silently)."
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -252,6 +253,12 @@ def test_atomic_writes_leave_the_old_file_when_interrupted(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary left behind
     atomic_write_text(target, "new")
     assert target.read_text() == "new"
+    old_mask = os.umask(0o022)
+    try:
+        atomic_write_text(target, "x")
+        assert oct(target.stat().st_mode & 0o777) == oct(0o644)  # not mkstemp's 0600
+    finally:
+        os.umask(old_mask)
 
 
 def test_a_reused_folder_does_not_mix_runs(tiny_models, tmp_path):
