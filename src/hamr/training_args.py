@@ -50,7 +50,7 @@ _IMBALANCE_SIZES = {
     "per_device_eval_batch_size": _at_least_one, "learning_rate": _non_negative,
     "gradient_accumulation_steps": _at_least_one,
     "focal_gamma": _non_negative, "effective_number_beta": _unit_interval_open_right, "dice_smooth": _non_negative,
-    "lnr_t_flip": _positive, "lnr_first_stage_epochs": _positive, "gbc_layers": _at_least_one,
+    "lnr_t_flip": _non_negative, "lnr_first_stage_epochs": _positive, "gbc_layers": _at_least_one,
     "gbc_max_coordinates": _at_least_one, "gbc_warmup_epochs": _non_negative, "gbc_meta_size": _at_least_one,
     "gbc_score_examples": _at_least_one, "gbc_inner_lr": _positive, "gbc_meta_batch_size": _at_least_one,
     "gbc_lookahead_layers": _at_least_one, "metabalance_inner_lr": _positive, "metabalance_lambda": _non_negative,
