@@ -12,16 +12,88 @@ import typing
 from pathlib import Path
 from typing import Any, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-from .enums import Method, TaskType
+from .enums import CheckpointEvery, Method, TaskType
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train NLP models well on class-imbalanced data.")
+#: exit code of an expected input error (bad data, bad option, missing file or model), as click's usage errors
+EXIT_INPUT_ERROR = 2
+#: exit code after Ctrl-C (128 + SIGINT), as a shell reports it
+EXIT_INTERRUPTED = 130
+
+
+def expected_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that are the input's fault: one or two lines and exit code 2, a traceback only with --debug."""
+    from .data import DataError
+    from .tasks import HubUnreachableError
+
+    return (DataError, HubUnreachableError, FileNotFoundError, NotADirectoryError, ValueError)
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+class CleanErrorsGroup(TyperGroup):
+    """The root command: expected errors print ``error: ...`` (exit 2), Ctrl-C says where the run stopped
+    (exit 130); ``hamr --debug ...`` (or HAMR_DEBUG=1) re-raises them with the traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt as exc:
+            if _debug(ctx):
+                raise
+            click.echo(getattr(exc, "message", None) or "interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except expected_error_types() as exc:
+            if _debug(ctx):
+                raise
+            click.echo(f"error: {error_message(exc)}", err=True)
+            click.echo("(hamr --debug ... shows the traceback)", err=True)
+            raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().meta.get("hamr_debug")) or os.environ.get("HAMR_DEBUG", "") not in ("", "0")
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=CleanErrorsGroup,
+                  help="Train NLP models well on class-imbalanced data.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
 app.add_typer(data_app, name="data")
 console = Console()
+
+
+@app.callback()
+def _root(ctx: typer.Context,
+          debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error.")) -> None:
+    """Train NLP models well on class-imbalanced data."""
+    ctx.meta["hamr_debug"] = debug
+
+
+def parse_checkpoint_every(value: str) -> tuple[CheckpointEvery, int | None]:
+    """``epoch`` | ``none`` | ``N`` (every N optimiser steps) -> (CheckpointEvery, steps)."""
+    text = value.strip().lower()
+    if text.isdigit():
+        if int(text) < 1:
+            raise typer.BadParameter(f"--checkpoint-every: a step count must be >= 1, got {value!r}")
+        return CheckpointEvery.STEPS, int(text)
+    try:
+        mode = CheckpointEvery.parse(text)
+    except ValueError:
+        raise typer.BadParameter(f"--checkpoint-every: expected epoch, none or a step count N, got {value!r}") from None
+    if mode == CheckpointEvery.STEPS:
+        raise typer.BadParameter("--checkpoint-every: give the step count itself, e.g. --checkpoint-every 200")
+    return mode, None
 
 
 def _field_types(cls) -> dict[str, Any]:
@@ -104,26 +176,41 @@ def train(
     data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
     model: Optional[str] = typer.Option(None, help="HF model name or path (default: packaged all-MiniLM-L6-v2)."),
     method: Method = typer.Option(Method.ERM, help="Training method."),
-    epochs: float = typer.Option(3.0, help="Training epochs."),
-    batch_size: int = typer.Option(16, help="Training batch size."),
+    epochs: float = typer.Option(3.0, help="Training epochs (> 0)."),
+    batch_size: int = typer.Option(16, min=1, help="Training batch size."),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER (method.md §8). On a small NER budget MiniLM needs more: the CPU protocol uses 1e-4 (benchmarks/configs/cpu.json)."),
-    max_length: int = typer.Option(64, help="Maximum tokens per example."),
-    seed: int = typer.Option(42),
-    limit: Optional[int] = typer.Option(None, help="Use only the first N examples of every split."),
+    max_length: int = typer.Option(64, min=3, help="Maximum tokens per example."),
+    seed: int = typer.Option(42, min=0),
+    limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N examples of every split."),
     max_train_examples: Optional[int] = typer.Option(
         None, min=1, help="Train on a seeded random sample of N training examples (keeps the class imbalance; "
         "validation and test stay whole), as the benchmark protocols' caps."),
     output_dir: Path = typer.Option(Path("runs/latest"), help="Where the model, metrics and predictions go."),
     option: list[str] = typer.Option([], "--option", "-o", help="Any HAMRArguments/ImbalanceArguments field, key=value."),
     no_save_model: bool = typer.Option(False, help="Do not save the model."),
+    checkpoint_every: Optional[str] = typer.Option(
+        None, help="Save a resumable checkpoint: epoch | N (every N steps) | none. Default: epoch (kept only "
+        "until the run finishes), none for lnr, gbc and metabalance, which cannot resume."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run of --output-dir from its "
+                                "latest complete checkpoint (same settings as that run)."),
+    unseen_labels: str = typer.Option(
+        "error", help="Validation/test labels missing from training: error (list them) | drop (score without "
+        "those examples, reported) | map:FILE (two columns: unseen label, known label)."),
 ) -> None:
     """Fine-tune a model with a method and print per-class test metrics."""
-    from .pipeline import RunConfig, run
+    from .pipeline import NOT_RESUMABLE, RunConfig, run
+
+    if checkpoint_every is None:
+        every, steps = (CheckpointEvery.NONE if method in NOT_RESUMABLE else CheckpointEvery.EPOCH), None
+    else:
+        every, steps = parse_checkpoint_every(checkpoint_every)
 
     data_options: dict[str, Any] = {}
     for pair in data_option:
-        key, _, raw = pair.partition("=")
-        data_options[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--data-option {pair!r}: expected key=value")
+        data_options[key.strip()] = int(raw) if raw.lstrip("-").isdigit() else raw
     config = RunConfig(
         dataset=dataset,
         train_file=str(train_file) if train_file else None,
@@ -145,8 +232,12 @@ def train(
         output_dir=str(output_dir),
         save_model=not no_save_model,
         options=parse_options(option, method),
+        checkpoint_every=every,
+        checkpoint_steps=steps,
+        resume=resume,
+        unseen_labels=None if unseen_labels == "error" else unseen_labels,
     )
-    result = run(config)
+    result = run(config, say=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
     _print_metrics(result)
     console.print(f"[green]saved[/green] {output_dir}")
 
@@ -160,10 +251,13 @@ def evaluate(
     task: Optional[TaskType] = typer.Option(None, help="Task, with --file."),
     split: str = typer.Option("test", help="Split of the benchmark to evaluate."),
     data_root: Optional[Path] = typer.Option(None),
-    max_length: int = typer.Option(64),
-    batch_size: int = typer.Option(32),
-    limit: Optional[int] = typer.Option(None),
+    max_length: int = typer.Option(64, min=3),
+    batch_size: int = typer.Option(32, min=1),
+    limit: Optional[int] = typer.Option(None, min=1),
     output: Optional[Path] = typer.Option(None, help="Write the metrics as JSON here."),
+    unseen_labels: str = typer.Option(
+        "error", help="Gold labels the model does not know: error (list them) | drop (score without those "
+        "examples, reported) | map:FILE (two columns: unseen label, model label)."),
 ) -> None:
     """Evaluate a saved model on a dataset split."""
     from .evaluation import evaluate_saved_model
@@ -172,7 +266,12 @@ def evaluate(
         str(model_dir), dataset=dataset, data_file=str(test_file) if test_file else None,
         train_file=str(train_file) if train_file else None, task=task, split=split,
         data_root=str(data_root) if data_root else None, max_length=max_length, batch_size=batch_size, limit=limit,
+        unseen_labels=None if unseen_labels == "error" else unseen_labels,
     )
+    for name, rep in result.get("unseen_labels", {}).items():
+        n = rep.get("dropped_examples", rep.get("mapped_examples"))
+        console.print(f"{name}: {rep['policy']} applied to {n} example(s) with labels unknown to the model: "
+                      + ", ".join(f"{k} ({v})" for k, v in rep["labels"].items()), highlight=False, soft_wrap=True)
     _print_metrics(result, split)
     if output:
         output.write_text(json.dumps(result, indent=2, default=str))
@@ -236,7 +335,7 @@ app.add_typer(bench_app, name="bench")
 
 def main() -> None:  # pragma: no cover
     logging.basicConfig(level=os.environ.get("HAMR_LOG_LEVEL", "WARNING"))
-    app()
+    app(prog_name="hamr")
 
 
 if __name__ == "__main__":  # python -m hamr.cli (torchrun -m / accelerate launch -m)

@@ -110,3 +110,19 @@ class TokenClassWeights(_StrEnum):
     NONE = "none"  # plain token CE (the paper)
     ICF = "icf"  # inverse tag frequency
     EFFECTIVE_NUMBER = "effective_number"  # Cui et al. (2019), with effective_number_beta
+
+
+class CheckpointEvery(_StrEnum):
+    """When a run saves a resumable checkpoint (``hamr train --checkpoint-every``)."""
+
+    NONE = "none"  # no checkpoints (the benchmark harness: runs stay bit-identical and small on disk)
+    EPOCH = "epoch"  # at the end of every epoch (``hamr train``'s default for the methods that can resume)
+    STEPS = "steps"  # every ``checkpoint_steps`` optimiser steps
+
+
+class UnseenLabels(_StrEnum):
+    """What to do with validation/test examples whose label the training split never has."""
+
+    ERROR = "error"  # stop, listing every unseen label with its count and first lines
+    DROP = "drop"  # score without those examples (counted, printed and written to metrics.json)
+    MAP = "map"  # rename them to known labels with a two-column file (``map:FILE``)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -25,16 +26,23 @@ def evaluate_saved_model(
     max_length: int = 64,
     batch_size: int = 32,
     limit: int | None = None,
+    unseen_labels: str | None = None,
 ) -> dict[str, Any]:
     """Metrics of a ``save_pretrained`` model on a benchmark split or a data file.
 
     The label vocabulary is the model's own (``config.id2label``); a gold label the model does not know is an
-    error naming the example. Quartiles use the training split's frequencies (benchmark, or ``train_file``).
+    error listing every such label (or, with ``unseen_labels`` drop | map:FILE, those examples are dropped or
+    relabelled and the result says how many under ``unseen_labels``). Quartiles use the training split's
+    frequencies (benchmark, or ``train_file``).
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     from .data import LabelVocab
+    from .tasks import check_model_path
 
+    if not os.path.isdir(model_dir):
+        check_model_path(model_dir)
+        raise FileNotFoundError(2, "model folder does not exist", model_dir)
     config = AutoConfig.from_pretrained(model_dir)
     tokenizer = load_tokenizer(model_dir)  # first: a folder without its tokenizer files is refused at once
     labels = [config.id2label[i] for i in range(config.num_labels)]
@@ -51,12 +59,14 @@ def evaluate_saved_model(
         task = TaskType.parse(task)
         # validation=data_file: no validation split is carved from the training file, so the quartile groups
         # come from the whole file
-        loaded = load_files(task, train_file or data_file, validation=data_file, test=data_file)
+        loaded = load_files(task, train_file or data_file, validation=data_file, test=data_file,
+                            unseen_labels=unseen_labels)
         target, train = loaded.test, loaded.train
     vocab = LabelVocab(labels, task)
     if task == TaskType.NER and "O" not in vocab.index:
         raise ValueError(f"{model_dir}: a token-classification model without an 'O' label")
-    bundle = DataBundle("eval", task, train, test=target, vocab=vocab)
+    bundle = DataBundle("eval", task, train, test=target, vocab=vocab, unseen_labels=unseen_labels)
+    target = bundle.test
     cls = AutoModelForTokenClassification if task == TaskType.NER else AutoModelForSequenceClassification
     model = cls.from_pretrained(model_dir).eval()
     encoded = encode_split(target, tokenizer, vocab, max_length)
@@ -75,6 +85,8 @@ def evaluate_saved_model(
         logits = np.stack([np.pad(x, ((0, width - x.shape[0]), (0, 0))) for x in logits])
         golds = np.stack([np.pad(g, (0, width - g.shape[0]), constant_values=-100) for g in golds])
     result = {"model": model_dir, "split": split, "task": str(task)}
+    if bundle.unseen_report:
+        result["unseen_labels"] = bundle.unseen_report
     result[split] = evaluate_predictions(task, bundle, np.asarray(logits), np.asarray(golds), gold_split=target,
                                           word_index=encoded.word_index)
     return result

@@ -9,6 +9,12 @@ evaluates on validation after every epoch and on test at the end, and writes int
 - ``epoch_metrics.jsonl``: validation macro/micro F1 and per-class F1 after every epoch;
 - for HAMR, ``hamr_diagnostics.jsonl``, ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see
   :class:`~hamr.trainer.HAMRTrainer`).
+
+A new run first deletes what an earlier run left in ``output_dir`` (the names in
+:data:`hamr.run_outputs.RUN_OUTPUTS`), unless it resumes; every file is written under a temporary name and
+renamed into place. With ``checkpoint_every`` the Trainer saves ``trainer/checkpoint-N`` folders, each complete
+once its marker is written; ``resume=True`` continues from the latest complete one (and deletes the
+checkpoints when the run finishes). Ctrl-C raises :class:`RunInterrupted`, which says how to resume.
 """
 
 from __future__ import annotations
@@ -28,8 +34,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .data import DataBundle, Split, load_benchmark, load_files
-from .enums import Method, TaskType
+from .data import DataBundle, DataError, Split, load_benchmark, load_files
+from .enums import CheckpointEvery, Method, TaskType
+from .run_outputs import (
+    CHECKPOINT_MARKER,
+    atomic_folder,
+    atomic_write_text,
+    clear_run_outputs,
+    latest_complete_checkpoint,
+)
 from .metrics import classification_metrics, ner_metrics
 from .tasks import (EncodedDataset, IndexCollator, encode_split, labels_by_word, load_model, load_tokenizer,
                     predictions_to_labels)
@@ -64,15 +77,85 @@ class RunConfig:
     save_model: bool = True
     evaluate_each_epoch: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+    checkpoint_every: CheckpointEvery = CheckpointEvery.NONE  # none (bench default) | epoch | steps
+    checkpoint_steps: int | None = None  # with checkpoint_every=steps: save every N optimiser steps
+    resume: bool = False  # continue from the latest complete checkpoint of output_dir/trainer
+    unseen_labels: str | None = None  # validation/test labels training lacks: error (None) | drop | map:FILE
 
     def __post_init__(self) -> None:
         self.method = Method.parse(self.method)
+        self.checkpoint_every = CheckpointEvery.parse(self.checkpoint_every)
         if self.task is not None:
             self.task = TaskType.parse(self.task)
         if (self.dataset is None) == (self.train_file is None):
             raise ValueError("give either a benchmark dataset name or a train_file")
         if self.train_file is not None and self.task is None:
             raise ValueError("a run from files needs task=classification|ner")
+        validate_run_sizes(self)
+        if self.checkpoint_every == CheckpointEvery.STEPS and self.checkpoint_steps is None:
+            raise ValueError("RunConfig.checkpoint_steps: checkpoint_every=steps needs a step count >= 1")
+        if self.checkpoint_every != CheckpointEvery.STEPS and self.checkpoint_steps is not None:
+            raise ValueError(f"RunConfig.checkpoint_steps is set but checkpoint_every={self.checkpoint_every.value}")
+        if self.method in NOT_RESUMABLE and (self.resume or self.checkpoint_every != CheckpointEvery.NONE):
+            raise ValueError(f"RunConfig: method {self.method.value} trains in stages and cannot checkpoint or "
+                             f"resume (checkpoint_every=none, resume=False); methods that can: "
+                             f"{', '.join(m.value for m in Method if m not in NOT_RESUMABLE)}")
+        if "resume_from_checkpoint" in self.options:
+            raise ValueError("option resume_from_checkpoint is not honoured by hamr's runs: use RunConfig.resume=True "
+                             "(hamr train --resume), which continues from the latest complete checkpoint of output_dir")
+        if self.unseen_labels is not None:
+            from .data import UnseenLabelPolicy
+
+            UnseenLabelPolicy.parse(self.unseen_labels)  # a bad value or a missing map file fails here, early
+
+
+#: methods whose training runs in stages (a first model, then the real one): no checkpoints, no resume
+NOT_RESUMABLE = (Method.LNR, Method.GBC, Method.METABALANCE)
+
+
+def _check(ok: bool, name: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(f"RunConfig.{name} must be {expected}, got {value!r}")
+
+
+def validate_run_sizes(config: "RunConfig") -> None:
+    """Refuse sizes that make a run meaningless (0 epochs, an empty slice, a zero batch, a negative lr ...)."""
+    import math
+
+    def pos_int(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    _check(config.limit is None or pos_int(config.limit), "limit", "an int >= 1 (None: every example)", config.limit)
+    _check(config.max_train_examples is None or pos_int(config.max_train_examples), "max_train_examples",
+           "an int >= 1 (None: the whole training split)", config.max_train_examples)
+    _check(pos_int(config.max_length) and config.max_length >= 3, "max_length",
+           "an int >= 3 (special tokens plus at least one token)", config.max_length)
+    _check(isinstance(config.epochs, (int, float)) and math.isfinite(config.epochs) and config.epochs > 0,
+           "epochs", "a number > 0", config.epochs)
+    _check(pos_int(config.batch_size), "batch_size", "an int >= 1", config.batch_size)
+    lr = config.learning_rate
+    _check(lr is None or (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0), "learning_rate",
+           "a number > 0 (None: the task's default)", lr)
+    _check(isinstance(config.seed, int) and 0 <= config.seed < 2**32, "seed", "an int in [0, 2**32)", config.seed)
+    _check(config.checkpoint_steps is None or pos_int(config.checkpoint_steps), "checkpoint_steps",
+           "an int >= 1", config.checkpoint_steps)
+
+
+def check_trainable(bundle: DataBundle) -> None:
+    """Refuse a training split that cannot teach anything measurable: one class (classification; its F1 would
+    read 100) or no entity at all (NER, every tag O)."""
+    train = bundle.train
+    where = train.locations[0].rsplit(":", 1)[0] if train.locations else f"{bundle.name} ({train.name})"
+    if len(train) == 0:
+        raise DataError(f"{where}: the training split is empty")
+    counts = train.label_counts()
+    if bundle.task == TaskType.CLASSIFICATION and len(counts) < 2:
+        only = next(iter(counts), None)
+        raise DataError(f"{where}: the training split has a single class ({only!r}, {len(train)} examples); "
+                        "a classifier needs examples of at least two classes")
+    if bundle.task == TaskType.NER and not counts:
+        raise DataError(f"{where}: the training split has no entity (all {len(train)} sentences are tagged O); "
+                        "an NER model needs B-/I- tags to learn from")
 
 
 def load_data(config: RunConfig) -> DataBundle:
@@ -83,7 +166,7 @@ def load_data(config: RunConfig) -> DataBundle:
     if cap and len(bundle.train) > cap:
         keep = np.sort(np.random.default_rng(config.seed).choice(len(bundle.train), size=cap, replace=False))
         bundle = DataBundle(bundle.name, bundle.task, bundle.train.subset(keep.tolist()), bundle.validation,
-                            bundle.test, vocab=bundle.vocab)
+                            bundle.test, vocab=bundle.vocab, unseen_report=bundle.unseen_report)
     return bundle
 
 
@@ -97,9 +180,10 @@ def _load_all(config: RunConfig) -> DataBundle:
         config.test_file,
         fmt=config.data_format,
         seed=config.seed,
+        unseen_labels=config.unseen_labels,
         **config.data_options,
     )
-    if config.limit:
+    if config.limit is not None:
         bundle = DataBundle(
             bundle.name,
             bundle.task,
@@ -107,6 +191,7 @@ def _load_all(config: RunConfig) -> DataBundle:
             None if bundle.validation is None else bundle.validation.subset(range(min(config.limit, len(bundle.validation)))),
             None if bundle.test is None else bundle.test.subset(range(min(config.limit, len(bundle.test)))),
             vocab=bundle.vocab,
+            unseen_report=bundle.unseen_report,
         )
     return bundle
 
@@ -131,7 +216,9 @@ def training_arguments(config: RunConfig, task: TaskType, output_dir: str) -> Im
         seed=config.seed,
         data_seed=config.seed,
         eval_strategy="epoch" if config.evaluate_each_epoch else "no",
-        save_strategy="no",
+        save_strategy=config.checkpoint_every.value if config.checkpoint_every != CheckpointEvery.NONE else "no",
+        save_steps=config.checkpoint_steps or 500,
+        save_total_limit=2 if config.checkpoint_every != CheckpointEvery.NONE else None,
         logging_strategy="steps",
         logging_steps=50,
         report_to=[],
@@ -237,6 +324,7 @@ class RunContext:
     args: ImbalanceArguments
     compute_metrics: Callable
     extra: dict[str, Any] = field(default_factory=dict)  # figures a method reports beside the metrics
+    resume_from: str | None = None  # a complete checkpoint folder to continue from
 
     def new_model(self) -> torch.nn.Module:
         torch.manual_seed(self.config.seed)
@@ -287,14 +375,14 @@ def train_with_method(ctx: RunContext):
         t0 = time.perf_counter()
         trainer.prepare_knn()  # embeddings (cached on disk) and the FAISS graph: a one-off cost, timed apart
         ctx.extra["embedding_seconds"] = time.perf_counter() - t0
-        trainer.train()
+        trainer.train(resume_from_checkpoint=ctx.resume_from)
         return trainer
     if method in (Method.LNR, Method.GBC, Method.METABALANCE):
         from . import baselines
 
         return baselines.train(method, ctx)
     trainer = ImbalanceTrainer(**ctx.trainer_kwargs())
-    trainer.train()
+    trainer.train(resume_from_checkpoint=ctx.resume_from)
     return trainer
 
 
@@ -372,13 +460,13 @@ def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_i
     gold, pred = predictions_to_labels(task, logits, label_ids, bundle.vocab)
     if task == TaskType.NER:
         gold, pred = words_gold_and_predicted(split, pred, word_index)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("index\tid\tgold\tpredicted\n")
-        for i, (g, p) in enumerate(zip(gold, pred)):
-            ident = split.ids[i] if split.ids else ""
-            if task == TaskType.NER:
-                g, p = " ".join(g), " ".join(p)
-            fh.write(f"{i}\t{ident}\t{g}\t{p}\n")
+    rows = ["index\tid\tgold\tpredicted\n"]
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        ident = split.ids[i] if split.ids else ""
+        if task == TaskType.NER:
+            g, p = " ".join(g), " ".join(p)
+        rows.append(f"{i}\t{ident}\t{g}\t{p}\n")
+    atomic_write_text(path, "".join(rows))
 
 
 def _epoch_metrics(log_history: list[dict]) -> list[dict]:
@@ -389,22 +477,93 @@ def _epoch_metrics(log_history: list[dict]) -> list[dict]:
     ]
 
 
-def run(config: RunConfig) -> dict[str, Any]:
-    """Train and evaluate one configuration; return (and write) its metrics."""
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: ``message`` says where the run stopped and how to resume it."""
+
+    def __init__(self, message: str, checkpoint: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.checkpoint = checkpoint
+
+
+# RunConfig fields that may differ between an interrupted run and its resumption
+_RESUME_MAY_DIFFER = ("resume", "output_dir", "save_model")
+
+
+def _config_record(config: RunConfig) -> dict[str, Any]:
+    return {k: (str(v) if not isinstance(v, (int, float, bool, type(None), dict, list)) else v)
+            for k, v in dataclasses.asdict(config).items() if k not in _RESUME_MAY_DIFFER}
+
+
+def _resume_checkpoint(config: RunConfig, out: Path, say: Callable[[str], None]) -> str:
+    """The latest complete checkpoint of ``out/trainer`` for a resumed run (incomplete ones are named and
+    skipped); the run's settings must be those of the interrupted run."""
+    ckpt, skipped = latest_complete_checkpoint(out / "trainer")
+    for bad in skipped:
+        say(f"skipping incomplete checkpoint {bad} (no completion marker: the run stopped while saving it)")
+    if ckpt is None:
+        raise FileNotFoundError(f"{out}: no complete checkpoint to resume from under {out / 'trainer'} (was the run "
+                                "started with --checkpoint-every epoch|N?)")
+    saved = out / "run_config.json"
+    if saved.exists():
+        before = json.loads(saved.read_text())
+        now = json.loads(json.dumps(_config_record(config), default=str))
+        diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if diff:
+            raise ValueError(f"{saved}: --resume needs the interrupted run's settings; these differ: "
+                             + ", ".join(f"{k} (was {before.get(k)!r}, now {now.get(k)!r})" for k in diff))
+    say(f"resuming from {ckpt}")
+    return str(ckpt)
+
+
+def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train and evaluate one configuration; return (and write) its metrics. ``say`` prints what the run does
+    to its folder (default: the log)."""
     from transformers import set_seed
 
+    say = say or logger.warning
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    resume_from = _resume_checkpoint(config, out, say) if config.resume else None
     set_seed(config.seed)
-    bundle = load_data(config)
+    bundle = load_data(config)  # bad data or a bad model fails here, before the folder is touched
+    check_trainable(bundle)
+    for split_name, rep in bundle.unseen_report.items():
+        if rep["policy"] == "drop":
+            say(f"{split_name}: dropped {rep['dropped_examples']} example(s) with labels never seen in training "
+                f"({', '.join(f'{k} x{v}' for k, v in rep['labels'].items())}); scores use the other "
+                f"{rep['kept_examples']}")
+        else:
+            say(f"{split_name}: mapped {rep['mapped_examples']} example(s) with labels never seen in training: "
+                + ", ".join(f"{k} -> {v}" for k, v in rep["labels"].items()))
     task = bundle.task
     tokenizer = load_tokenizer(config.model)
+    out.mkdir(parents=True, exist_ok=True)
+    if not config.resume:
+        removed = clear_run_outputs(out)
+        if removed:
+            say(f"cleared the previous run's outputs in {out}: {', '.join(removed)}")
     encoded = {name: encode_split(s, tokenizer, bundle.vocab, config.max_length) for name, s in bundle.splits().items()}
     args = training_arguments(config, task, str(out / "trainer"))
+    if not config.resume and config.checkpoint_every != CheckpointEvery.NONE:  # what --resume checks against
+        atomic_write_text(out / "run_config.json", json.dumps(_config_record(config), indent=2, default=str))
     ctx = RunContext(config, bundle, tokenizer, encoded["train"], encoded.get("validation"), args,
-                     make_compute_metrics(task, bundle, encoded))
+                     make_compute_metrics(task, bundle, encoded), resume_from=resume_from)
     t0 = time.perf_counter()
-    trainer = train_with_method(ctx)
+    try:
+        trainer = train_with_method(ctx)
+    except KeyboardInterrupt:
+        ckpt, _ = latest_complete_checkpoint(out / "trainer")
+        if ckpt is None:
+            how = ("no complete checkpoint was saved, so it cannot resume" +
+                   ("" if config.checkpoint_every != CheckpointEvery.NONE else " (checkpoints were off)"))
+        else:
+            try:
+                mark = json.loads((ckpt / CHECKPOINT_MARKER).read_text())
+                at = f" (step {mark['global_step']}, epoch {float(mark['epoch']):g})"
+            except (OSError, ValueError, KeyError, TypeError):
+                at = ""
+            how = f"the latest complete checkpoint is {ckpt}{at}; resume with the same command plus --resume"
+        raise RunInterrupted(f"interrupted: training of {out} stopped; {how}", None if ckpt is None else str(ckpt)) from None
     total_seconds = time.perf_counter() - t0
     train_seconds = total_seconds - ctx.extra.get("embedding_seconds", 0.0)
     result: dict[str, Any] = {
@@ -426,8 +585,11 @@ def run(config: RunConfig) -> dict[str, Any]:
         "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / max(config.epochs, 1e-9),
         "total_seconds": total_seconds,
+        "resumed_from": resume_from,
         **ctx.extra,
     }
+    if bundle.unseen_report:
+        result["unseen_labels"] = bundle.unseen_report
     for name in ("validation", "test"):
         if name in encoded:
             pred = trainer.predict(encoded[name], metric_key_prefix=name)
@@ -443,14 +605,12 @@ def run(config: RunConfig) -> dict[str, Any]:
     result["peak_memory_mb"] = peak_memory_mb()
     if not trainer.is_world_process_zero():  # under torchrun every rank evaluates; one writes
         return result
-    with open(out / "epoch_metrics.jsonl", "w") as fh:
-        for rec in result["epoch_metrics"]:
-            fh.write(json.dumps(rec) + "\n")
+    atomic_write_text(out / "epoch_metrics.jsonl", "".join(json.dumps(rec) + "\n" for rec in result["epoch_metrics"]))
     for fname in ("hamr_diagnostics.jsonl", "hamr_examples.tsv", "hamr_hardness.json", "lnr_flips.json",
                   "gbc_selection.json"):
         src = Path(args.output_dir) / fname
         if src.exists():
-            shutil.move(str(src), out / fname)
+            os.replace(src, out / fname)
     from .diagnostics import plot_run
 
     try:  # a figure is not worth a finished run: its failure is logged and recorded, the results are kept
@@ -459,11 +619,13 @@ def run(config: RunConfig) -> dict[str, Any]:
         logger.warning("diagnostics plot of %s failed (%s: %s); the run's results are saved", out,
                        type(exc).__name__, exc)
         result["diagnostics_plot_error"] = f"{type(exc).__name__}: {exc}"
-    if (Path(args.output_dir)).is_dir() and not any(Path(args.output_dir).iterdir()):
-        Path(args.output_dir).rmdir()
     if config.save_model:
-        trainer.save_model(str(out / "model"))
-        tokenizer.save_pretrained(str(out / "model"))
-    with open(out / "metrics.json", "w") as fh:
-        json.dump(result, fh, indent=2, default=str)
+        with atomic_folder(out / "model") as tmp:
+            trainer.save_model(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+    atomic_write_text(out / "metrics.json", json.dumps(result, indent=2, default=str))
+    # the run is finished: its checkpoints (only there to resume it) go
+    trainer_dir = Path(args.output_dir)
+    if trainer_dir.is_dir():
+        shutil.rmtree(trainer_dir)
     return result

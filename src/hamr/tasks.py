@@ -40,6 +40,24 @@ class HubUnreachableError(RuntimeError):
     """A model or dataset name needed the Hugging Face hub and it could not be reached."""
 
 
+def looks_like_path(name: str) -> bool:
+    """A model reference meant as a local folder: absolute, relative (``./``, ``../``, ``~``), or with more
+    than one ``/`` (hub names are ``owner/name``), or an ``owner/name`` whose first part is an existing folder."""
+    if name.startswith(("/", "./", "../", "~", ".\\")) or os.sep != "/" and os.sep in name:
+        return True
+    parts = name.split("/")
+    return len(parts) > 2 or (len(parts) == 2 and os.path.isdir(parts[0]))
+
+
+def check_model_path(name: str) -> None:
+    """A path-like model reference that does not exist is a missing folder, not a hub problem: say so."""
+    expanded = os.path.expanduser(name)
+    if looks_like_path(name) and not os.path.exists(expanded):
+        raise FileNotFoundError(2, "model folder does not exist", name)
+    if os.path.exists(expanded) and not os.path.isdir(expanded):
+        raise NotADirectoryError(20, "a model must be a folder (save_pretrained output), this is a file", name)
+
+
 def _explain_load_failure(name: str, exc: Exception) -> Exception:
     local = os.path.isdir(name)
     if local:
@@ -63,6 +81,7 @@ def load_tokenizer(model_name_or_path: str | None = None):
     from transformers import AutoTokenizer
 
     name = model_name_or_path or default_model_path()
+    check_model_path(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as exc:
@@ -107,6 +126,7 @@ def load_model(
 
     name = model_name_or_path or default_model_path()
     cls = AutoModelForTokenClassification if task == TaskType.NER else AutoModelForSequenceClassification
+    check_model_path(name)
     extra = dict(kwargs)
     if attn_implementation is not None:
         extra["attn_implementation"] = attn_implementation

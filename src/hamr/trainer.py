@@ -37,6 +37,7 @@ from .losses import (
     per_example_ce,
     token_mean_weights,
 )
+from .run_outputs import atomic_write_text, mark_checkpoint_complete
 from .resampling import (
     HardnessMemory,
     HardnessSampler,
@@ -52,6 +53,7 @@ from .weighting import MetaReweighter, batch_zscore, frozen_except, math_attenti
 logger = logging.getLogger(__name__)
 
 HAMR_STATE_NAME = "hamr_state.pt"
+SAMPLER_STATE_NAME = "hamr_sampler_rng.pt"  # the balanced sampler's generator, in ImbalanceTrainer checkpoints
 
 #: The label-free hardness file written beside ``hamr_examples.tsv`` (see :meth:`HAMRTrainer.save_hardness_table`).
 HARDNESS_FILE_NAME = "hamr_hardness.json"
@@ -194,14 +196,47 @@ class ImbalanceTrainer(Trainer):
         loss = loss_fn(outputs.logits, labels)
         return (loss, outputs) if return_outputs else loss
 
+    # -- checkpoints: complete once the marker, written last, exists (hamr.run_outputs) -----------------
+    def _checkpoint_folder(self, trial=None) -> str:
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+        return os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+
+    def _save_extra_checkpoint_state(self, folder: str) -> None:
+        """Subclasses save their own state into the checkpoint ``folder`` here (before the marker)."""
+
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:  # like the Trainer's own files: world rank 0, or each node's with save_on_each_node
+            folder = self._checkpoint_folder(trial)
+            os.makedirs(folder, exist_ok=True)
+            self._save_extra_checkpoint_state(folder)
+            mark_checkpoint_complete(folder, global_step=self.state.global_step, epoch=self.state.epoch)
+
     def _get_train_sampler(self, train_dataset=None):
         if self.args.method == Method.BALANCED_SAMPLER:
             groups = self.example_groups()
             counts = np.bincount(groups[groups >= 0], minlength=max(self.num_labels, 1))
             weights = np.where(groups >= 0, 1.0 / np.maximum(counts[np.maximum(groups, 0)], 1), 0.0)
-            gen = torch.Generator().manual_seed(self.args.seed)
-            return WeightedRandomSampler(torch.as_tensor(weights), len(weights), replacement=True, generator=gen)
+            self._sampler_generator = torch.Generator().manual_seed(self.args.seed)
+            return WeightedRandomSampler(torch.as_tensor(weights), len(weights), replacement=True,
+                                         generator=self._sampler_generator)
         return super()._get_train_sampler(train_dataset)
+
+    def _save_extra_checkpoint_state(self, folder: str) -> None:
+        gen = getattr(self, "_sampler_generator", None)
+        if gen is not None:  # the balanced sampler's own RNG, so a resumed run draws what the whole run would
+            torch.save({"sampler_generator": gen.get_state()}, os.path.join(folder, SAMPLER_STATE_NAME))
+
+    def _load_optimizer_and_scheduler(self, checkpoint) -> None:
+        super()._load_optimizer_and_scheduler(checkpoint)
+        gen = getattr(self, "_sampler_generator", None)
+        if checkpoint is None or gen is None:
+            return
+        path = os.path.join(checkpoint, SAMPLER_STATE_NAME)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: this checkpoint holds no sampler state (was it written by ImbalanceTrainer?)")
+        gen.set_state(torch.load(path, weights_only=True)["sampler_generator"])
 
 
 class _HAMRCallback(TrainerCallback):
@@ -375,9 +410,42 @@ class HAMRTrainer(ImbalanceTrainer):
                 )
         self.knn = build_knn(np.asarray(self.embeddings), self.args.knn_k)
 
-    def train(self, *args, **kwargs):
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
         self.prepare_knn()
-        return super().train(*args, **kwargs)
+        self._reset_diagnostics(resume_from_checkpoint)
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    @property
+    def diagnostics_path(self) -> str:
+        return os.path.join(self.args.output_dir, "hamr_diagnostics.jsonl")
+
+    def _read_diagnostics(self) -> list[dict]:
+        if not os.path.exists(self.diagnostics_path):
+            return []
+        with open(self.diagnostics_path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def _reset_diagnostics(self, resume_from_checkpoint) -> None:
+        """A fresh run starts an empty ``hamr_diagnostics.jsonl``; a resumed one keeps the epochs up to its
+        checkpoint's and drops the later ones (written by the interrupted run after that checkpoint)."""
+        if not self.is_world_process_zero():
+            return
+        if not resume_from_checkpoint:
+            if os.path.exists(self.diagnostics_path):
+                os.unlink(self.diagnostics_path)
+            return
+        if resume_from_checkpoint is True:
+            from transformers.trainer_utils import get_last_checkpoint
+
+            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+        state_file = os.path.join(str(resume_from_checkpoint or ""), "trainer_state.json")
+        if not os.path.exists(state_file):
+            return  # the Trainer raises its own error about the checkpoint
+        with open(state_file, encoding="utf-8") as fh:
+            state = json.load(fh)
+        step = int(state.get("global_step", 0))
+        kept = [r for r in self._read_diagnostics() if int(r.get("global_step", 0)) <= step]
+        atomic_write_text(self.diagnostics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def _get_train_sampler(self, train_dataset=None):
         return self.sampler
@@ -597,9 +665,9 @@ class HAMRTrainer(ImbalanceTrainer):
             "meta_steps": self.meta_steps,
             "meta_steps_skipped": self.reweighter.num_skipped,
         }
-        os.makedirs(self.args.output_dir, exist_ok=True)
-        with open(os.path.join(self.args.output_dir, "hamr_diagnostics.jsonl"), "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        # rewrite the whole file atomically: one record per epoch, never a duplicate, never a half-written line
+        records = [r for r in self._read_diagnostics() if int(r.get("epoch", 0)) < epoch] + [record]
+        atomic_write_text(self.diagnostics_path, "".join(json.dumps(r) + "\n" for r in records))
 
     def save_hardness_table(self, path: str | None = None) -> str | None:
         """Per training example (by index): its label, final hardness m, boost b and sampling probability p
@@ -612,11 +680,11 @@ class HAMRTrainer(ImbalanceTrainer):
         path = path or os.path.join(self.args.output_dir, "hamr_examples.tsv")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         p = self.current_probabilities()
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("index\tlabel\thardness_m\tboost_b\tprobability_p\n")
-            for i in range(len(p)):
-                fh.write(f"{i}\t{self._group_name(int(self.groups[i]))}\t{self.memory.values[i]:.6g}\t"
-                         f"{self.boost[i]:.6g}\t{p[i]:.6g}\n")
+        rows = ["index\tlabel\thardness_m\tboost_b\tprobability_p\n"]
+        for i in range(len(p)):
+            rows.append(f"{i}\t{self._group_name(int(self.groups[i]))}\t{self.memory.values[i]:.6g}\t"
+                        f"{self.boost[i]:.6g}\t{p[i]:.6g}\n")
+        atomic_write_text(path, "".join(rows))
         write_hardness_file(os.path.join(os.path.dirname(path), HARDNESS_FILE_NAME), self.memory.values,
                             self.train_texts)
         return path
@@ -638,14 +706,8 @@ class HAMRTrainer(ImbalanceTrainer):
         self.sampler.load_state_dict(state["sampler"])
         self.meta_steps = int(state["meta_steps"])
 
-    def _save_checkpoint(self, model, trial) -> None:
-        super()._save_checkpoint(model, trial)
-        if self.args.should_save:  # like the Trainer's own files: world rank 0, or each node's with save_on_each_node
-            from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            os.makedirs(folder, exist_ok=True)
-            torch.save(self.hamr_state_dict(), os.path.join(folder, HAMR_STATE_NAME))
+    def _save_extra_checkpoint_state(self, folder: str) -> None:
+        torch.save(self.hamr_state_dict(), os.path.join(folder, HAMR_STATE_NAME))
 
     def _load_optimizer_and_scheduler(self, checkpoint) -> None:
         super()._load_optimizer_and_scheduler(checkpoint)

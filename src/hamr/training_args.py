@@ -26,6 +26,56 @@ from .enums import (
 )
 
 
+def _positive(v) -> bool:
+    return v > 0
+
+
+def _non_negative(v) -> bool:
+    return v >= 0
+
+
+def _at_least_one(v) -> bool:
+    return v >= 1
+
+
+def _unit_interval_open_right(v) -> bool:
+    return 0 <= v < 1
+
+
+_RULES = {_positive: "> 0", _non_negative: ">= 0", _at_least_one: ">= 1", _unit_interval_open_right: "in [0, 1)"}
+
+# field -> rule (None values are allowed where the field is optional: they take a default)
+_IMBALANCE_SIZES = {
+    "num_train_epochs": _positive, "per_device_train_batch_size": _at_least_one,
+    "per_device_eval_batch_size": _at_least_one, "learning_rate": _non_negative,
+    "gradient_accumulation_steps": _at_least_one,
+    "focal_gamma": _non_negative, "effective_number_beta": _unit_interval_open_right, "dice_smooth": _non_negative,
+    "lnr_t_flip": _non_negative, "lnr_first_stage_epochs": _positive, "gbc_layers": _at_least_one,
+    "gbc_max_coordinates": _at_least_one, "gbc_warmup_epochs": _non_negative, "gbc_meta_size": _at_least_one,
+    "gbc_score_examples": _at_least_one, "gbc_inner_lr": _positive, "gbc_meta_batch_size": _at_least_one,
+    "gbc_lookahead_layers": _at_least_one, "metabalance_inner_lr": _positive, "metabalance_lambda": _non_negative,
+    "metabalance_outer_batches": _at_least_one,
+}
+_HAMR_SIZES = {
+    "wnet_lr": _positive, "wnet_weight_decay": _non_negative, "meta_update_lr": _positive,
+    "meta_batch_size": _at_least_one, "fd_epsilon": _positive, "memory_gamma": _unit_interval_open_right,
+    "memory_eps": _positive, "knn_lambda": _non_negative,
+}
+
+
+def check_sizes(args, cls_name: str, rules: dict) -> None:
+    """Every numeric field in ``rules`` obeys its rule (a ``None`` optional field takes its default);
+    the message names the field, what was expected and what was given."""
+    import math
+
+    for name, rule in rules.items():
+        v = getattr(args, name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not rule(v):
+            raise ValueError(f"{cls_name}.{name} must be {_RULES[rule]}, got {v!r}")
+
+
 @dataclass
 class ImbalanceArguments(TrainingArguments):
     """``TrainingArguments`` plus the choice of method and the settings of the baselines (method.md §6)."""
@@ -86,6 +136,7 @@ class ImbalanceArguments(TrainingArguments):
         self.method = Method.parse(self.method)
         if self.gbc_weight_lr is not None and not self.gbc_weight_lr > 0:
             raise ValueError(f"ImbalanceArguments.gbc_weight_lr must be > 0 (or None: 1/η_in), got {self.gbc_weight_lr}")
+        check_sizes(self, "ImbalanceArguments", _IMBALANCE_SIZES)
         super().__post_init__()
 
 
@@ -277,6 +328,7 @@ class HAMRArguments(ImbalanceArguments):
             raise ValueError(f"HAMRArguments.oversample must be > 0, got {self.oversample}")
         if not 0 < self.weight_min < self.weight_max:
             raise ValueError("HAMRArguments: need 0 < weight_min < weight_max")
+        check_sizes(self, "HAMRArguments", _HAMR_SIZES)
         super().__post_init__()
 
     # -- task-dependent defaults ---------------------------------------------------------------------

@@ -13,7 +13,16 @@ from .loaders import (
 )
 from .registry import BENCHMARKS, BenchmarkSpec, list_benchmarks, load_benchmark, resolve_data_root
 from .stats import dataset_stats, format_stats, print_stats
-from .types import DataBundle, DataError, LabelVocab, Split, entity_types_of, quartile_groups
+from .types import (
+    DataBundle,
+    DataError,
+    LabelVocab,
+    Split,
+    UnseenLabelPolicy,
+    UnseenLabelsError,
+    entity_types_of,
+    quartile_groups,
+)
 
 __all__ = [
     "BENCHMARKS",
@@ -23,6 +32,8 @@ __all__ = [
     "FORMATS",
     "LabelVocab",
     "Split",
+    "UnseenLabelPolicy",
+    "UnseenLabelsError",
     "carve_validation",
     "dataset_stats",
     "entity_types_of",

@@ -783,6 +783,7 @@ def load_files(
     name = str(options.pop("name", Path(train).stem))
     validation_size = options.pop("validation_size", 0.1)
     seed = int(options.pop("seed", 42))
+    unseen_labels = options.pop("unseen_labels", None)  # UnseenLabelPolicy: error | drop | map:FILE
 
     files = {"train": train, "validation": validation, "test": test}
     formats = {role: fmt or infer_format(p) for role, p in files.items() if p is not None}
@@ -815,5 +816,6 @@ def load_files(
             len(splits["train"]),
         )
     return DataBundle(
-        name=name, task=task, train=splits["train"], validation=splits["validation"], test=splits.get("test")
+        name=name, task=task, train=splits["train"], validation=splits["validation"], test=splits.get("test"),
+        unseen_labels=unseen_labels,
     )

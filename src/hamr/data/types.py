@@ -8,9 +8,10 @@ per token (NER, IOB2 tags as strings). Labels stay strings here; :class:`LabelVo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
-from ..enums import TaskType
+from ..enums import TaskType, UnseenLabels
 
 
 class DataError(ValueError):
@@ -161,12 +162,86 @@ class LabelVocab:
                 f"(training labels: {', '.join(self.labels)})"
             ) from None
 
-    def check_split(self, split: Split) -> None:
-        """Raise a :class:`DataError` naming the first example whose label training never saw."""
+    def unseen(self, split: Split) -> dict[str, list[int]]:
+        """Every label of ``split`` the vocabulary lacks -> the indices of the examples holding it."""
+        out: dict[str, list[int]] = {}
         for i, y in enumerate(split.labels):
-            for lab in (y if split.task == TaskType.NER else [y]):
+            for lab in dict.fromkeys(y if split.task == TaskType.NER else [y]):
                 if lab not in self.index:
-                    self.encode(lab, f"{split.where(i)} ({split.name})")
+                    out.setdefault(lab, []).append(i)
+        return out
+
+    def check_split(self, split: Split) -> None:
+        """Raise an :class:`UnseenLabelsError` listing every label of ``split`` that training never saw."""
+        unseen = self.unseen(split)
+        if unseen:
+            raise UnseenLabelsError(split, unseen, self)
+
+
+class UnseenLabelsError(DataError):
+    """Validation/test labels the training split never has: all of them, with counts and first examples."""
+
+    def __init__(self, split: Split, unseen: dict[str, list[int]], vocab: LabelVocab, first: int = 3) -> None:
+        self.split_name = split.name
+        self.unseen = unseen
+        parts = []
+        for lab, rows in sorted(unseen.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            where = ", ".join(split.where(i) for i in rows[:first]) + (", ..." if len(rows) > first else "")
+            parts.append(f"{lab!r} x{len(rows)} ({where})")
+        n = len({i for rows in unseen.values() for i in rows})
+        super().__init__(
+            f"split {split.name!r}: {len(unseen)} label(s) never seen in training, in {n} example(s): "
+            + "; ".join(parts)
+            + f". Training labels: {', '.join(vocab.labels)}. "
+            "Use --unseen-labels drop (score without them) or --unseen-labels map:FILE (two columns: unseen, known)."
+        )
+
+
+@dataclass(frozen=True)
+class UnseenLabelPolicy:
+    """How a :class:`DataBundle` treats evaluation labels training never saw (see :class:`~hamr.UnseenLabels`).
+
+    ``mapping`` (mode ``map``) renames unseen labels to training labels; for NER it maps entity *types*
+    (``B-X``/``I-X`` follow). Parse the CLI form with :meth:`parse`: ``error``, ``drop`` or ``map:FILE``."""
+
+    mode: UnseenLabels = UnseenLabels.ERROR
+    mapping: dict = field(default_factory=dict)
+    source: str = ""  # the map file, for messages
+
+    @classmethod
+    def parse(cls, value: "str | UnseenLabelPolicy | None") -> "UnseenLabelPolicy":
+        if value is None:
+            return cls()
+        if isinstance(value, UnseenLabelPolicy):
+            return value
+        text = str(value)
+        if text.lower().startswith("map:"):
+            return cls(UnseenLabels.MAP, read_label_mapping(text[4:]), text[4:])
+        mode = UnseenLabels.parse(text)
+        if mode == UnseenLabels.MAP:
+            raise ValueError("unseen labels: 'map' needs a file, as map:FILE (two columns: unseen label, known label)")
+        return cls(mode)
+
+
+def read_label_mapping(path: str) -> dict[str, str]:
+    """A two-column file (tab, comma or whitespace separated; ``#`` comments): unseen label -> known label."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{path}: label map file does not exist")
+    out: dict[str, str] = {}
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        sep = "\t" if "\t" in line else ("," if "," in line else None)
+        cols = [c.strip() for c in line.split(sep)]
+        if len(cols) != 2 or not all(cols):
+            raise DataError(f"{path}:{n}: expected two columns (unseen label, known label), got {line!r}")
+        if cols[0] in out:
+            raise DataError(f"{path}:{n}: label {cols[0]!r} is mapped twice")
+        out[cols[0]] = cols[1]
+    if not out:
+        raise DataError(f"{path}: the label map is empty")
+    return out
 
 
 @dataclass
@@ -179,15 +254,66 @@ class DataBundle:
     validation: Split | None = None
     test: Split | None = None
     vocab: LabelVocab = field(default=None)  # type: ignore[assignment]
+    unseen_labels: UnseenLabelPolicy | str | None = None  # None/"error" | "drop" | "map:FILE" | a policy
+    #: per evaluation split, what the policy did: {"dropped_examples": n, "labels": {label: count}} (drop) or
+    #: {"mapped_examples": n, "labels": {label: target}} (map); empty when every label was seen in training
+    unseen_report: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.vocab is None:
             self.vocab = LabelVocab.from_split(self.train)
-        for split in (self.validation, self.test):
-            if split is not None:
-                if split.task != self.task:
-                    raise DataError(f"{self.name}: split {split.name!r} is {split.task}, expected {self.task}")
-                self.vocab.check_split(split)
+        self.unseen_labels = UnseenLabelPolicy.parse(self.unseen_labels)
+        for attr in ("validation", "test"):
+            split = getattr(self, attr)
+            if split is None:
+                continue
+            if split.task != self.task:
+                raise DataError(f"{self.name}: split {split.name!r} is {split.task}, expected {self.task}")
+            setattr(self, attr, self._apply_policy(split))
+
+    def _apply_policy(self, split: Split) -> Split:
+        unseen = self.vocab.unseen(split)
+        if not unseen:
+            return split
+        policy: UnseenLabelPolicy = self.unseen_labels  # type: ignore[assignment]
+        if policy.mode == UnseenLabels.ERROR:
+            raise UnseenLabelsError(split, unseen, self.vocab)
+        if policy.mode == UnseenLabels.DROP:
+            bad = sorted({i for rows in unseen.values() for i in rows})
+            keep = [i for i in range(len(split)) if i not in set(bad)]
+            if not keep:
+                raise DataError(f"split {split.name!r}: --unseen-labels drop would drop all {len(split)} examples")
+            self.unseen_report[split.name] = {
+                "policy": "drop", "dropped_examples": len(bad), "kept_examples": len(keep),
+                "labels": {lab: len(rows) for lab, rows in sorted(unseen.items())},
+            }
+            return split.subset(keep)
+        ner = split.task == TaskType.NER
+
+        def rename(lab: str) -> str:
+            if lab in self.vocab.index:
+                return lab
+            key = lab[2:] if ner and lab[:2] in ("B-", "I-") else lab
+            if key not in policy.mapping:
+                return lab
+            target = policy.mapping[key]
+            if ner and target != "O":
+                target = f"{lab[:2]}{target}"
+            return target
+
+        labels = [[rename(t) for t in row] if ner else rename(row) for row in split.labels]
+        mapped = Split(split.name, split.task, labels, texts=split.texts, tokens=split.tokens,
+                       locations=split.locations, ids=split.ids)
+        still = self.vocab.unseen(mapped)
+        if still:
+            detail = "; ".join(f"{lab!r} x{len(rows)} ({mapped.where(rows[0])})" for lab, rows in sorted(still.items()))
+            raise DataError(f"{policy.source}: after mapping, split {split.name!r} still has labels that are not "
+                            f"training labels: {detail}. Training labels: {', '.join(self.vocab.labels)}")
+        self.unseen_report[split.name] = {
+            "policy": f"map:{policy.source}", "mapped_examples": len({i for r in unseen.values() for i in r}),
+            "labels": {lab: rename(lab) for lab in sorted(unseen)},
+        }
+        return mapped
 
     def splits(self) -> dict[str, Split]:
         out = {"train": self.train}
