@@ -97,6 +97,8 @@ def test_page_is_self_contained(run_dir):
     assert not re.search(r'(src|href)="(https?:)?//', text), "the page must not load anything from the network"
     assert "<link" not in text and "<script src" not in text
     assert "@import" not in text
+    ids = re.findall(r'\sid="([^"]+)"', text)
+    assert len(ids) == len(set(ids)), "element ids must be unique (the table script finds tables by id)"
 
 
 def test_hardest_table_is_the_top_by_hardness(run_dir):

@@ -105,6 +105,12 @@ def figure_svg(fig, caption: str | None = None, close: bool = True) -> str:
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML declaration and doctype
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    # matplotlib numbers its element ids per figure (figure_1, axes_1, ...): prefix them so that every id of
+    # the page is unique, and every reference (url(#..), href="#..") follows
+    prefix = f"f{next(_ids)}-"
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
+    svg = re.sub(r'url\(#([^)]+)\)', lambda m: f"url(#{prefix}{m.group(1)})", svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', svg)
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return f'<figure class="plot">{svg}{cap}</figure>'
 

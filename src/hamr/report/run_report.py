@@ -687,7 +687,7 @@ def _hardest_section(data: RunData, options: RunReportOptions, train: _Train, sh
                    "drawing the example in the next epoch's sampler (Eq. 4), p × N its ratio to uniform sampling; b "
                    "is its neighbourhood boost. Click a column header to sort, type in the box to filter.")
     legend = LEGEND if ner and split is not None else ""
-    return dist, H.section("Hardest training examples", intro, *notes, legend, tbl, anchor="hardest")
+    return dist, H.section("Hardest training examples", intro, *notes, legend, tbl, anchor="hardest-examples")
 
 
 def _types(tags: Sequence[str]) -> list[str]:
@@ -747,7 +747,7 @@ def build_run_report(data: RunData, options: RunReportOptions, out: Path) -> str
     if dist:
         nav.append(("hardness", "hardness"))
     if hardest:
-        nav.append(("hardest", "hardest examples"))
+        nav.append(("hardest-examples", "hardest examples"))
     title = f"{data.dataset} · {data.metrics.get('method', '')} · seed {data.metrics.get('seed', '')}"
     return H.page(title, [b for b in body if b], subtitle=f"Run report of {data.run_dir} (hamr report).", nav=nav)
 
