@@ -69,6 +69,8 @@ def make_classification_run(root: Path, *, dataset_name: str = "train", n_epochs
             beta = {c: 0.01 * (i + 1) * e for i, c in enumerate(CLASSES)}  # a further learned per-class series
             fh.write(json.dumps({"epoch": e, "global_step": 8 * e, "weights_per_class": weights,
                                  "sampling_mass_per_class": mass, "beta_per_class": beta,
+                                 "class_params": {"delta": {c: -0.1 * i * e for i, c in enumerate(CLASSES)},
+                                                  "note": "not a series"},
                                  "memory": {"min": 0.1, "max": 3.0}, "meta_steps": 3 * e}) + "\n")
     rng = np.random.default_rng(1)
     m = rng.uniform(0.2, 3.0, size=len(train))

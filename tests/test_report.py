@@ -165,8 +165,10 @@ def test_missing_metrics_is_a_clear_error(tmp_path):
 def test_every_per_class_series_of_the_diagnostics_gets_a_panel(run_dir):
     diag = [json.loads(line) for line in (run_dir / "hamr_diagnostics.jsonl").read_text().splitlines()]
     series = per_class_series(diag)
-    assert set(series) == {"weights_per_class", "sampling_mass_per_class", "beta_per_class"}  # not "memory"
+    assert set(series) == {"weights_per_class", "sampling_mass_per_class", "beta_per_class",
+                           "class_params.delta"}  # not "memory"
     assert series["beta_per_class"]["gamma"] == [(e, pytest.approx(0.03 * e)) for e in (1, 2, 3)]
+    assert series["class_params.delta"]["beta"] == [(e, pytest.approx(-0.1 * e)) for e in (1, 2, 3)]
     text = write_run_report(run_dir, options=RunReportOptions(neighbours=0)).read_text()
     for key in series:
         assert f"<h3>{key}</h3>" in text
@@ -175,6 +177,7 @@ def test_every_per_class_series_of_the_diagnostics_gets_a_panel(run_dir):
     row = {r[0][0]: r for r in last[1:]}
     assert float(row["gamma"][1][1]) == pytest.approx(diag[-1]["weights_per_class"]["gamma"]["median"])
     assert float(row["gamma"][3][1]) == pytest.approx(diag[-1]["beta_per_class"]["gamma"])
+    assert float(row["gamma"][4][1]) == pytest.approx(diag[-1]["class_params"]["delta"]["gamma"])
 
 
 def test_neighbours_come_from_the_embeddings(run_dir, monkeypatch):

@@ -398,20 +398,26 @@ def _epoch_figure(epochs: list[dict], classes: Sequence[str]) -> str:
 def per_class_series(diagnostics: list[dict]) -> dict[str, dict[str, list[tuple[float, Any]]]]:
     """Every per-class series of ``hamr_diagnostics.jsonl``: ``{key: {class: [(epoch, value), ...]}}`` for
     each record field that maps class names to numbers or to summary dicts (``{"median", "q10", ...}``).
+    One level of nesting is read too (``{"class_params": {"beta": {class: v}}}`` gives ``class_params.beta``).
     Generic on purpose: a method version that logs a new per-class parameter gets a panel without code."""
+    def is_series(value: Any) -> bool:
+        return isinstance(value, dict) and bool(value) and all(
+            (isinstance(v, (int, float)) and not isinstance(v, bool)) or
+            (isinstance(v, dict) and ("median" in v or "mean" in v)) for v in value.values())
+
     out: dict[str, dict[str, list]] = {}
     for rec in diagnostics:
         epoch = rec.get("epoch")
         for key, value in rec.items():
-            if not isinstance(value, dict) or not value:
+            if key in ("memory",) or not isinstance(value, dict):  # run-level figures, not per class
                 continue
-            if not all(isinstance(v, (int, float)) or (isinstance(v, dict) and ("median" in v or "mean" in v))
-                       for v in value.values()):
-                continue
-            if key in ("memory",):  # run-level figures, not per class
-                continue
-            for cls, v in value.items():
-                out.setdefault(key, {}).setdefault(cls, []).append((epoch, v))
+            if is_series(value):
+                found = {key: value}
+            else:  # one level of nesting: {"class_params": {"beta": {class: v}, "delta": {...}}}
+                found = {f"{key}.{k}": v for k, v in value.items() if is_series(v)}
+            for name, series in found.items():
+                for cls, v in series.items():
+                    out.setdefault(name, {}).setdefault(cls, []).append((epoch, v))
     return out
 
 
@@ -568,7 +574,8 @@ def _diagnostics_section(data: RunData, classes: Sequence[str]) -> str:
     for c in all_classes:
         row = [c]
         for key in series:
-            v = (last.get(key) or {}).get(c)
+            holder = last.get(key) if key in last else (last.get(key.split(".")[0]) or {}).get(key.split(".", 1)[-1])
+            v = (holder or {}).get(c)
             if isinstance(v, dict):
                 v = v.get("median", v.get("mean"))
             row.append(H.Cell(f"{v:.4g}", v) if isinstance(v, (int, float)) else "–")
