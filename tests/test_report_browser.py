@@ -7,8 +7,6 @@ playwright's own browser download is never used)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,9 +15,9 @@ from report_fixture import COUNTS, make_classification_run
 
 from hamr.report import RunReportOptions, write_run_report
 
-CHROMIUM = os.environ.get("HAMR_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from hamr.report.browser import CHROMIUM_ARGS as ARGS, chromium_path
+
+CHROMIUM = chromium_path()
 
 try:
     from playwright.sync_api import sync_playwright
@@ -101,6 +99,19 @@ def test_run_report_in_chromium(browser, tmp_path):
 
     assert errors == []
     page.close()
+
+
+def test_screenshot_helper(browser, tmp_path):
+    from hamr.report.browser import screenshot
+
+    run = make_classification_run(tmp_path)
+    path = write_run_report(run, options=RunReportOptions(neighbours=0, hardest=5))
+    out = tmp_path / "shot.png"
+    assert screenshot(path, out, selector="#confusion figure", browser=browser) == []
+    from PIL import Image
+
+    w, h = Image.open(out).size
+    assert w > 300 and h > 150
 
 
 def test_bench_report_in_chromium(browser, tmp_path):

@@ -561,7 +561,8 @@ def _diagnostics_section(data: RunData, classes: Sequence[str]) -> str:
     series = per_class_series(data.diagnostics)
     if not series:
         return ""
-    all_classes = list(dict.fromkeys([*classes, *[c for s in series.values() for c in s]]))
+    in_series = [c for s in series.values() for c in s]
+    all_classes = list(dict.fromkeys([*[c for c in classes if c in set(in_series)], *in_series]))
     parts = [H.note("Every per-class series the run's hamr_diagnostics.jsonl holds, one panel each: the learned "
                     "example weights of the meta step (per class: median with the 10-90% band, over the epoch's "
                     "weighted examples), the sampling mass of the next epoch's Eq. 4 distribution, and any further "
