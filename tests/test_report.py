@@ -295,3 +295,14 @@ def test_cli_report_writes_the_page(run_dir, tmp_path):
     assert out.exists() and "example number" not in out.read_text()
     res = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "metrics.json" in " ".join(res.output.split())
+
+
+def test_a_failed_report_does_not_fail_the_run(tmp_path, caplog):
+    from hamr.pipeline import RunConfig
+    from hamr.report.hooks import report_after_train
+
+    config = RunConfig(dataset="humaid_idai19", output_dir=str(tmp_path))
+    with caplog.at_level("WARNING"):
+        assert report_after_train(config, tmp_path) is None  # no metrics.json: logged, not raised
+    assert "report of" in caplog.text and "metrics.json" in caplog.text
+    assert json.loads((tmp_path / "run_config.json").read_text())["dataset"] == "humaid_idai19"
