@@ -306,3 +306,18 @@ def test_a_failed_report_does_not_fail_the_run(tmp_path, caplog):
         assert report_after_train(config, tmp_path) is None  # no metrics.json: logged, not raised
     assert "report of" in caplog.text and "metrics.json" in caplog.text
     assert json.loads((tmp_path / "run_config.json").read_text())["dataset"] == "humaid_idai19"
+
+
+def test_cli_bench_report_writes_the_html_beside_report_md(tmp_path):
+    from typer.testing import CliRunner
+
+    from hamr.cli import app
+
+    out = _bench_folder(tmp_path)
+    (out / "report.html").unlink(missing_ok=True)
+    res = CliRunner().invoke(app, ["bench", "report", str(out), "--no-consistency"])
+    assert res.exit_code == 0, res.output
+    assert (out / "report.md").exists() and "Pareto" in (out / "report.html").read_text()
+    (out / "report.html").unlink()
+    res = CliRunner().invoke(app, ["bench", "report", str(out), "--no-consistency", "--no-html"])
+    assert res.exit_code == 0 and not (out / "report.html").exists()
