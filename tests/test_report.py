@@ -321,3 +321,31 @@ def test_cli_bench_report_writes_the_html_beside_report_md(tmp_path):
     (out / "report.html").unlink()
     res = CliRunner().invoke(app, ["bench", "report", str(out), "--no-consistency", "--no-html"])
     assert res.exit_code == 0 and not (out / "report.html").exists()
+
+
+def test_ner_predictions_from_the_saved_model(tmp_path, tokenizer):
+    from conftest import tiny_bert
+
+    run = make_ner_run(tmp_path)
+    tags = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    model = tiny_bert(tokenizer, num_labels=len(tags), task="ner")
+    model.config.id2label = dict(enumerate(tags))
+    model.config.label2id = {t: i for i, t in enumerate(tags)}
+    model.save_pretrained(run / "model")
+    tokenizer.save_pretrained(run / "model")
+    path = write_run_report(run, options=RunReportOptions(neighbours=0))
+    text = path.read_text()
+    assert "Predictions computed now from the run" in text
+    rows = _parse(path).tables["hardest"]
+    header = [t for t, _ in rows[0]]
+    assert len(rows) == 1 + 12
+    assert all(r[header.index("prediction")][0] != "not stored" for r in rows[1:])
+    # the sentence cells carry the gold spans, and predicted spans wherever the model predicted an entity
+    assert text.count("G:PER") == 9
+    from hamr.enums import TaskType
+    from hamr.report.run_report import _predict, _rebuild_training_split, load_run
+
+    train = _rebuild_training_split(load_run(run), None)
+    preds = _predict(run / "model", train.split, list(range(12)), TaskType.NER, 32, 5)
+    assert [len(p) for p in preds] == [len(t) for t in train.split.labels]  # word-level, padded with O
+    assert text.count("P:") == sum(len(spans_of(p)) for p in preds)
