@@ -348,4 +348,6 @@ def test_ner_predictions_from_the_saved_model(tmp_path, tokenizer):
     train = _rebuild_training_split(load_run(run), None)
     preds = _predict(run / "model", train.split, list(range(12)), TaskType.NER, 32, 5)
     assert [len(p) for p in preds] == [len(t) for t in train.split.labels]  # word-level, padded with O
-    assert text.count("P:") == sum(len(spans_of(p)) for p in preds)
+    marks = " ".join(re.findall(r'<span class="tag">([^<]*)</span>', text))
+    assert marks.count("P:") == sum(len(spans_of(p)) for p in preds)
+    assert marks.count("G:") == sum(len(spans_of(t)) for t in train.split.labels)
