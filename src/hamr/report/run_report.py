@@ -310,6 +310,12 @@ def _colours(classes: Sequence[str]) -> dict[str, Any]:
     return {c: plt.cm.tab20(i % 20) for i, c in enumerate(classes)}
 
 
+def _integer_epochs(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _per_class_figure(per: dict[str, dict], counts: dict[str, int] | None, what: str) -> str:
     plt = _plt()
     labels = list(per)
@@ -389,6 +395,7 @@ def _epoch_figure(epochs: list[dict], classes: Sequence[str]) -> str:
     ax.set_ylabel("validation F1 %")
     ax.set_ylim(-2, 102)
     ax.set_title("validation F1 per class after every epoch")
+    _integer_epochs(ax)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
@@ -450,6 +457,7 @@ def _series_figure(key: str, series: dict[str, list], classes: Sequence[str]) ->
     name = key.replace("_per_class", "").replace("_", " ")
     ax.set_title(f"{name} per class" + (" (median, band: 10-90%)" if stats else ""))
     ax.set_xlabel("epoch")
+    _integer_epochs(ax)
     ax.set_ylabel(name)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
