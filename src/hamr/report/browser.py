@@ -1,8 +1,8 @@
 """Screenshots of a report page in the system's headless Chromium (playwright, never its browser download).
 
-``python -m hamr.report.browser PAGE.html OUT.png [--selector CSS] [--scale 1.5] [--height 2400]`` writes a
-screenshot of the whole page (cut at ``--height`` pixels), or of the first element matching ``--selector``,
-and prints any console error. This is how the screenshots under ``docs/`` were made. Needs ``playwright``
+``python -m hamr.report.browser PAGE.html OUT.png [--selector CSS] [--scale 1.5] [--height 2400] [--colors 64]``
+writes a screenshot of the whole page (cut at ``--height`` pixels), or of the first element matching
+``--selector`` (optionally quantised to fewer colours, for a small file), and prints any console error. This is how the screenshots under ``docs/`` were made. Needs ``playwright``
 (the test extra) and Debian's ``chromium`` (``apt-get install -y chromium``), or ``HAMR_CHROMIUM`` naming
 another Chromium binary.
 """
@@ -70,8 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=None, help="cut a full-page shot at this many CSS pixels")
+    ap.add_argument("--colors", type=int, default=None, help="quantise the PNG to this many colours (smaller file)")
     a = ap.parse_args(argv)
     errors = screenshot(a.page, a.out, selector=a.selector, scale=a.scale, width=a.width, max_height=a.height)
+    if a.colors:
+        from PIL import Image  # matplotlib's own dependency
+
+        with Image.open(a.out) as im:
+            small = im.convert("RGB").quantize(colors=a.colors, method=Image.Quantize.MEDIANCUT)
+        small.save(a.out, optimize=True)
     for e in errors:
         print(f"console error: {e}", file=sys.stderr)
     print(a.out)
