@@ -1,8 +1,8 @@
 """Screenshots of a report page in the system's headless Chromium (playwright, never its browser download).
 
 ``python -m hamr.report.browser PAGE.html OUT.png [--selector CSS] [--scale 1.5] [--height 2400] [--colors 64]``
-writes a screenshot of the whole page (cut at ``--height`` pixels), or of the first element matching
-``--selector`` (optionally quantised to fewer colours, for a small file), and prints any console error. This is how the screenshots under ``docs/`` were made. Needs ``playwright``
+writes a screenshot of the whole page, or of the first element matching ``--selector`` (either cut at
+``--height`` CSS pixels) (optionally quantised to fewer colours, for a small file), and prints any console error. This is how the screenshots under ``docs/`` were made. Needs ``playwright``
 (the test extra) and Debian's ``chromium`` (``apt-get install -y chromium``), or ``HAMR_CHROMIUM`` naming
 another Chromium binary.
 """
@@ -51,7 +51,11 @@ def screenshot(page_path: str | Path, out: str | Path, *, selector: str | None =
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(Path(page_path).resolve().as_uri())
         page.wait_for_load_state("load")
-        if selector:
+        if selector and max_height:  # the element's top part
+            box = page.locator(selector).first.bounding_box()
+            clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": min(box["height"], max_height)}
+            page.screenshot(path=str(out), full_page=True, clip=clip)
+        elif selector:
             page.locator(selector).first.screenshot(path=str(out))
         else:
             height = page.evaluate("document.documentElement.scrollHeight")
