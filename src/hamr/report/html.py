@@ -43,8 +43,11 @@ def _cell_html(c: Any, tag: str = "td") -> str:
         attrs = ""
         if c.value is not None:
             attrs += f' data-value="{esc(c.value)}"'
-        if c.cls:
-            attrs += f' class="{esc(c.cls)}"'
+        classes = [c.cls] if c.cls else []
+        if isinstance(c.value, str):
+            classes.append("txt")  # sorted as text, aligned as text
+        if classes:
+            attrs += f' class="{esc(" ".join(classes))}"'
         return f"<{tag}{attrs}>{c.content}</{tag}>"
     if isinstance(c, float):
         return f'<{tag} data-value="{c!r}">{c:.4g}</{tag}>'
@@ -65,7 +68,7 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, sortable: boo
         out.append(f'<div class="filter"><label>filter <input type="search" class="table-filter" '
                    f'data-table="{esc(table_id)}" placeholder="text in any column"></label> '
                    f'<span class="row-count" id="{esc(table_id)}-count">{len(rows)} of {len(rows)} rows</span></div>')
-    out.append(f'<table id="{esc(table_id)}" class="{" ".join(classes)}">')
+    out.append(f'<div class="scroll"><table id="{esc(table_id)}" class="{" ".join(classes)}">')
     if caption:
         out.append(f"<caption>{esc(caption)}</caption>")
     ths = "".join(f'<th{" class=num" if i in numeric else ""} title="{"click to sort" if sortable else ""}">{esc(h)}</th>'
@@ -73,7 +76,7 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, sortable: boo
     out.append(f"<thead><tr>{ths}</tr></thead><tbody>")
     for r in rows:
         out.append("<tr>" + "".join(_cell_html(c) for c in r) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
@@ -144,7 +147,10 @@ p.note{color:#57606a;font-size:.9em} p.warn{background:#fff8c5;border:1px solid 
 .tag{font-size:.7em;color:#57606a;vertical-align:super}
 .muted{color:#8c959f} .wrong{color:#cf222e;font-weight:600}
 .legend span{margin-right:1em}
-.nb{font-size:.8em;white-space:nowrap}
+.nb{font-size:.8em;display:block}
+.scroll{overflow-x:auto;max-width:100%}
+table.data td:not([data-value]),table.data td.txt{overflow-wrap:anywhere}
+td.txt{text-align:left}
 details{margin:.4em 0} summary{cursor:pointer;color:#0969da}
 """
 

@@ -695,7 +695,7 @@ def _hardest_section(data: RunData, options: RunReportOptions, train: _Train, sh
                 lj = labels[j] if labels[j] is not None else "?"
                 title = f' title="{H.esc(split.text(j)[:300])}"' if show_texts else ""
                 items.append(f'<span class="nb"{title}>{j} {H.esc(lj)} {s:.2f}</span>')
-            row.append(H.Cell("<br>".join(items)))
+            row.append(H.Cell("".join(items)))
         rows.append(row)
     numeric = [0, 1] + [header.index(h) for h in ("hardness m", "boost b", "sampling p", "p × N")]
     tbl = H.table(header, rows, sortable=True, filterable=True, table_id="hardest", numeric=numeric)
