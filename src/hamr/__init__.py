@@ -39,6 +39,7 @@ _LAZY = {
     "encode_split": "tasks",
     "load_model": "tasks",
     "load_tokenizer": "tasks",
+    "TokenizerMismatchError": "tasks",
     "RunReportOptions": "report",
     "write_run_report": "report",
     "write_bench_html": "report",
