@@ -53,6 +53,9 @@ def test_cli_train_then_evaluate_a_saved_model(tiny_models, tmp_path):
     assert "macro-F1" in r.output and "missing_or_found_people" in r.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train_examples"] == 40 and metrics["test_examples"] == 48  # the cap samples train only
+    # the run's HTML report, and the configuration it rebuilt the training split from
+    assert json.loads((out / "run_config.json").read_text())["max_train_examples"] == 40
+    assert "Confusion matrix (test)" in (out / "report.html").read_text()
     r = runner.invoke(app, ["evaluate", str(out / "model"), "--dataset", "humaid_idai19", "--limit", "48",
                             "--max-length", "32", "--output", str(tmp_path / "eval.json")])
     assert r.exit_code == 0, r.output

@@ -40,6 +40,9 @@ _LAZY = {
     "load_model": "tasks",
     "load_tokenizer": "tasks",
     "TokenizerMismatchError": "tasks",
+    "RunReportOptions": "report",
+    "write_run_report": "report",
+    "write_bench_html": "report",
 }
 
 

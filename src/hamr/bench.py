@@ -1523,14 +1523,21 @@ def bench_summary(
 def bench_report(
     results_dir: Path = typer.Argument(Path("benchmarks/results/cpu"), help="A results folder of `hamr bench run`."),
     no_consistency: bool = typer.Option(False, "--no-consistency", help="Skip Table 4 (it embeds the training texts)."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (report.md as a page, with a "
+                              "Pareto figure of macro-F1 against training time)."),
 ) -> None:
-    """Write <results_dir>/report.md (Tables 2-4, Figure 2 as quartiles.png, overhead) and summary.json."""
+    """Write <results_dir>/report.md (Tables 2-4, Figure 2 as quartiles.png, overhead), summary.json and
+    report.html."""
     try:
         path = write_report(results_dir, consistency=not no_consistency)
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
     console.print(f"[green]wrote[/green] {path}")
+    if html:
+        from .report import write_bench_html
+
+        console.print(f"[green]wrote[/green] {write_bench_html(results_dir)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -240,6 +240,9 @@ def train(
     result = run(config, say=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
     _print_metrics(result)
     console.print(f"[green]saved[/green] {output_dir}")
+    from .report.hooks import report_after_train
+
+    report_after_train(config, output_dir, console)
 
 
 @app.command()
@@ -285,6 +288,34 @@ def plot(run_dir: Path = typer.Argument(..., help="A run folder written by `hamr
     path = plot_run(run_dir)
     if path is None:
         raise typer.BadParameter(f"{run_dir}: no hamr_diagnostics.jsonl or per-class epoch_metrics.jsonl to plot")
+    console.print(f"[green]wrote[/green] {path}")
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `hamr train` (or a bench run folder)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Folder of the benchmark datasets, to rebuild the "
+                                        "training split (default: HAMR_DATA_ROOT, then ../shared/datasets)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the page (default RUN_DIR/report.html)."),
+    texts: Optional[bool] = typer.Option(None, "--texts/--no-texts", help="Show the training texts. Default: "
+                                         "hidden for tweet corpora (HumAID, TweetNER7: their terms forbid "
+                                         "publishing texts) and for any benchmark inside a git work tree."),
+    hardest: int = typer.Option(200, min=0, help="Rows of the hardest-examples table."),
+    neighbours: int = typer.Option(5, min=0, help="Nearest training neighbours per row (0: none)."),
+    predict: bool = typer.Option(True, "--predict/--no-predict", help="Predict the table's examples with the "
+                                 "run's saved model (model/), when there is one."),
+) -> None:
+    """Write one self-contained HTML report of a run: scores per class, confusion matrix, per-epoch F1, HAMR's
+    learned class parameters and hardness, and a sortable, filterable table of the hardest examples."""
+    from .report import RunReportOptions, write_run_report
+
+    try:
+        path = write_run_report(run_dir, out, RunReportOptions(texts=texts, data_root=str(data) if data else None,
+                                                               hardest=hardest, neighbours=neighbours,
+                                                               predict=predict))
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
     console.print(f"[green]wrote[/green] {path}")
 
 
