@@ -110,3 +110,11 @@ class TokenClassWeights(_StrEnum):
     NONE = "none"  # plain token CE (the paper)
     ICF = "icf"  # inverse tag frequency
     EFFECTIVE_NUMBER = "effective_number"  # Cui et al. (2019), with effective_number_beta
+
+
+class Device(_StrEnum):
+    """Where prediction runs (``hamr predict --device``)."""
+
+    AUTO = "auto"  # CUDA when a GPU is visible, else CPU
+    CPU = "cpu"
+    CUDA = "cuda"

@@ -3,9 +3,12 @@
 :func:`run` loads a dataset (a benchmark name or files), tokenizes it, trains with the chosen method,
 evaluates on validation after every epoch and on test at the end, and writes into ``output_dir``:
 
-- ``model/``: the fine-tuned model and tokenizer (``save_pretrained``; loads with plain ``AutoModelFor...``);
+- ``model/``: the fine-tuned model and tokenizer (``save_pretrained``; loads with plain ``AutoModelFor...`` and
+  ``transformers.pipeline``), its model card ``README.md`` and ``hamr.json`` (see :mod:`hamr.modelcard`);
 - ``metrics.json``: test (and validation) metrics, per class / type, quartiles, timings, peak memory;
-- ``test_predictions.tsv``: one row per test example (id or index, gold, predicted);
+- ``test_predictions.tsv``: one row per test example (index, id, gold, predicted, then the probabilities: for
+  classification ``probability`` of the predicted class and ``p:<class>`` per class; for NER
+  ``probabilities``, the predicted tag's probability per word);
 - ``epoch_metrics.jsonl``: validation macro/micro F1 and per-class F1 after every epoch;
 - for HAMR, ``hamr_diagnostics.jsonl``, ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see
   :class:`~hamr.trainer.HAMRTrainer`).
@@ -31,7 +34,8 @@ import torch
 from .data import DataBundle, Split, load_benchmark, load_files
 from .enums import Method, TaskType
 from .metrics import classification_metrics, ner_metrics
-from .tasks import EncodedDataset, IndexCollator, encode_split, load_model, load_tokenizer, predictions_to_labels
+from .tasks import (IGNORE_INDEX, EncodedDataset, IndexCollator, encode_split, load_model, load_tokenizer,
+                    predictions_to_labels)
 from .training_args import HAMRArguments, ImbalanceArguments
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ class RunConfig:
     :class:`~hamr.ImbalanceArguments` by name (e.g. ``{"lookahead_scope": "head"}``)."""
 
     dataset: str | None = None  # a benchmark name (hamr.data.list_benchmarks())
+    data: DataBundle | None = field(default=None, repr=False)  # or an in-memory dataset (hamr.fit builds one)
     train_file: str | None = None  # or files
     validation_file: str | None = None
     test_file: str | None = None
@@ -68,8 +73,8 @@ class RunConfig:
         self.method = Method.parse(self.method)
         if self.task is not None:
             self.task = TaskType.parse(self.task)
-        if (self.dataset is None) == (self.train_file is None):
-            raise ValueError("give either a benchmark dataset name or a train_file")
+        if sum(x is not None for x in (self.dataset, self.train_file, self.data)) != 1:
+            raise ValueError("give exactly one of a benchmark dataset name, a train_file or an in-memory data bundle")
         if self.train_file is not None and self.task is None:
             raise ValueError("a run from files needs task=classification|ner")
 
@@ -87,6 +92,8 @@ def load_data(config: RunConfig) -> DataBundle:
 
 
 def _load_all(config: RunConfig) -> DataBundle:
+    if config.data is not None:
+        return config.data
     if config.dataset is not None:
         return load_benchmark(config.dataset, config.data_root, seed=config.seed, limit=config.limit)
     bundle = load_files(
@@ -321,14 +328,28 @@ def current_resolved_settings(method: Method | str, options: dict[str, Any], tas
 
 
 def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle) -> None:
+    """One row per example: ``index, id, gold, predicted`` (the columns readers rely on), then the softmax
+    probabilities: classification ``probability`` (of the predicted class) and ``p:<class>`` for every class
+    in label order; NER ``probabilities``, the predicted tag's probability per word, space-separated."""
+    from .predict import softmax
+
     gold, pred = predictions_to_labels(task, logits, label_ids, bundle.vocab)
+    probs = softmax(np.asarray(logits, dtype=np.float64))
+    labels = bundle.vocab.labels
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write("index\tid\tgold\tpredicted\n")
+        extra = "probability\t" + "\t".join(f"p:{lab}" for lab in labels) if task == TaskType.CLASSIFICATION \
+            else "probabilities"
+        fh.write(f"index\tid\tgold\tpredicted\t{extra}\n")
         for i, (g, p) in enumerate(zip(gold, pred)):
             ident = split.ids[i] if split.ids else ""
             if task == TaskType.NER:
+                keep = np.asarray(label_ids[i]) != IGNORE_INDEX
+                word_probs = probs[i][keep].max(-1)
+                cells = " ".join(f"{x:.4f}" for x in word_probs)
                 g, p = " ".join(g), " ".join(p)
-            fh.write(f"{i}\t{ident}\t{g}\t{p}\n")
+            else:
+                cells = f"{probs[i].max():.6f}\t" + "\t".join(f"{x:.6f}" for x in probs[i])
+            fh.write(f"{i}\t{ident}\t{g}\t{p}\t{cells}\n")
 
 
 def _epoch_metrics(log_history: list[dict]) -> list[dict]:
@@ -413,6 +434,9 @@ def run(config: RunConfig) -> dict[str, Any]:
     if config.save_model:
         trainer.save_model(str(out / "model"))
         tokenizer.save_pretrained(str(out / "model"))
+        from .modelcard import write_model_card
+
+        write_model_card(out / "model", result, bundle)
     with open(out / "metrics.json", "w") as fh:
         json.dump(result, fh, indent=2, default=str)
     return result
