@@ -11,6 +11,7 @@ from typing import Any
 from .data import DataBundle, DataError, LabelVocab, Split, load_benchmark, load_files
 from .enums import (
     AblationMode,
+    Device,
     HardnessStat,
     HypergradBackend,
     InnerLR,
@@ -39,6 +40,14 @@ _LAZY = {
     "encode_split": "tasks",
     "load_model": "tasks",
     "load_tokenizer": "tasks",
+    "fit": "api",
+    "FittedModel": "api",
+    "HAMRData": "api",
+    "prepare_hamr_data": "api",
+    "Predictor": "predict",
+    "predict_file": "predict",
+    "entity_spans": "predict",
+    "write_model_card": "modelcard",
 }
 
 
@@ -52,6 +61,7 @@ __all__ = [
     "AblationMode",
     "DataBundle",
     "DataError",
+    "Device",
     "HardnessStat",
     "HypergradBackend",
     "InnerLR",

@@ -164,6 +164,7 @@ def evaluate(
     batch_size: int = typer.Option(32),
     limit: Optional[int] = typer.Option(None),
     output: Optional[Path] = typer.Option(None, help="Write the metrics as JSON here."),
+    device: Device = typer.Option(Device.AUTO, help="auto: the GPU when there is one."),
 ) -> None:
     """Evaluate a saved model on a dataset split."""
     from .evaluation import evaluate_saved_model
@@ -172,6 +173,7 @@ def evaluate(
         str(model_dir), dataset=dataset, data_file=str(test_file) if test_file else None,
         train_file=str(train_file) if train_file else None, task=task, split=split,
         data_root=str(data_root) if data_root else None, max_length=max_length, batch_size=batch_size, limit=limit,
+        device=device,
     )
     _print_metrics(result, split)
     if output:
