@@ -136,3 +136,15 @@ def test_progress_bars_follow_the_quiet_switch(capsys, monkeypatch):
     monkeypatch.setenv("HAMR_QUIET", "1")
     list(progress(range(3), desc="z"))
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_fit_with_the_default_method_hamr_trains_through_the_meta_set(tiny_models, tmp_path):
+    texts, labels = _texts(64, seed=6)
+    clf = hamr.fit(train=(texts, labels), epochs=1, max_length=16, output_dir=tmp_path, disable_tqdm=True,
+                   logging_steps=100, quiet=True)  # method="hamr": kNN embeddings with the packaged MiniLM
+    assert clf.metrics_["method"] == "hamr" and "embedding_seconds" in clf.metrics_
+    assert (tmp_path / "hamr_diagnostics.jsonl").exists() and (tmp_path / "model" / "README.md").exists()
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "- method settings: " in card and "`meta_interval=" in card  # HAMR's own fields, as run
+    assert len(clf.predict(texts[:3])) == 3
