@@ -40,6 +40,7 @@ _LAZY = {
     "encode_split": "tasks",
     "load_model": "tasks",
     "load_tokenizer": "tasks",
+    "TokenizerMismatchError": "tasks",
     "fit": "api",
     "FittedModel": "api",
     "HAMRData": "api",
