@@ -11,6 +11,7 @@ from typing import Any
 from .data import DataBundle, DataError, LabelVocab, Split, load_benchmark, load_files
 from .enums import (
     AblationMode,
+    Device,
     HardnessStat,
     HypergradBackend,
     InnerLR,
@@ -43,6 +44,14 @@ _LAZY = {
     "RunReportOptions": "report",
     "write_run_report": "report",
     "write_bench_html": "report",
+    "fit": "api",
+    "FittedModel": "api",
+    "HAMRData": "api",
+    "prepare_hamr_data": "api",
+    "Predictor": "predict",
+    "predict_file": "predict",
+    "entity_spans": "predict",
+    "write_model_card": "modelcard",
 }
 
 
@@ -56,6 +65,7 @@ __all__ = [
     "AblationMode",
     "DataBundle",
     "DataError",
+    "Device",
     "HardnessStat",
     "HypergradBackend",
     "InnerLR",

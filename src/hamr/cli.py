@@ -1,4 +1,4 @@
-"""The ``hamr`` command line (typer): train, evaluate, data stats, bench."""
+"""The ``hamr`` command line (typer): train, evaluate, predict, data stats, bench."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from .enums import CheckpointEvery, Method, TaskType
+from .enums import CheckpointEvery, Device, Method, TaskType
 
 #: exit code of an expected input error (bad data, bad option, missing file or model), as click's usage errors
 EXIT_INPUT_ERROR = 2
@@ -261,6 +261,7 @@ def evaluate(
     unseen_labels: str = typer.Option(
         "error", help="Gold labels the model does not know: error (list them) | drop (score without those "
         "examples, reported) | map:FILE (two columns: unseen label, model label)."),
+    device: Device = typer.Option(Device.AUTO, help="auto: the GPU when there is one."),
 ) -> None:
     """Evaluate a saved model on a dataset split."""
     from .evaluation import evaluate_saved_model
@@ -270,6 +271,7 @@ def evaluate(
         train_file=str(train_file) if train_file else None, task=task, split=split,
         data_root=str(data_root) if data_root else None, max_length=max_length, batch_size=batch_size, limit=limit,
         unseen_labels=None if unseen_labels == "error" else unseen_labels,
+        device=device,
     )
     for name, rep in result.get("unseen_labels", {}).items():
         n = rep.get("dropped_examples", rep.get("mapped_examples"))
@@ -278,6 +280,55 @@ def evaluate(
     _print_metrics(result, split)
     if output:
         output.write_text(json.dumps(result, indent=2, default=str))
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="A saved model folder (e.g. runs/latest/model)."),
+    input_file: Path = typer.Argument(..., help="Texts to predict: .csv/.tsv, .jsonl, CoNLL (.conll/.bio/.iob2) "
+                                      "or plain text lines (.txt; NER: words split on whitespace)."),
+    out: Path = typer.Option(..., "--out", help="Output file: .csv, .tsv or .jsonl."),
+    data_format: Optional[str] = typer.Option(None, "--format", help="delimited | jsonl | conll | text "
+                                              "(default: from the extension)."),
+    text_column: str = typer.Option("text", help="CSV/TSV column (JSON Lines field) holding the text."),
+    label_column: Optional[str] = typer.Option(None, help="Column with gold labels (optional; 'label' is used "
+                                               "when present). With gold labels the scores are printed."),
+    id_column: Optional[str] = typer.Option(None, help="Column with example ids, copied to the output."),
+    device: Device = typer.Option(Device.AUTO, help="auto: the GPU when there is one."),
+    batch_size: int = typer.Option(32, min=1),
+    max_length: Optional[int] = typer.Option(None, help="Default: the max length the model was trained with."),
+    with_text: bool = typer.Option(False, help="Copy the input texts (NER: words) into the output."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Predict labels (NER: tags and entity spans) with their probabilities for new texts."""
+    from .data import DataError
+    from .predict import ModelDirError, predict_file
+
+    try:
+        result = predict_file(model_dir, input_file, out, device=device, batch_size=batch_size,
+                              max_length=max_length, with_text=with_text, quiet=quiet or None, fmt=data_format,
+                              text_column=text_column, label_column=label_column, id_column=id_column)
+    except (DataError, ModelDirError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    summary = result.summary()
+    counts = summary.get("predicted_counts") or summary.get("predicted_spans") or {}
+    table = Table(title=f"{summary['examples']} examples · {result.input.task} · device {summary['device']}")
+    table.add_column("predicted " + ("label" if "predicted_counts" in summary else "entity type"))
+    table.add_column("count", justify="right")
+    for label, n in counts.items():
+        table.add_row(label, str(n))
+    console.print(table)
+    line = f"max length {summary['max_length']}: {summary['truncated']} of {summary['examples']} truncated"
+    if "mean_probability" in summary:
+        line += f" · mean probability of the predicted label {summary['mean_probability']:.3f}"
+    console.print(line)
+    if "gold" in summary:
+        console.print(f"against the gold labels in the file: macro-F1 {100 * summary['gold']['macro_f1']:.1f} · "
+                      f"micro-F1 {100 * summary['gold']['micro_f1']:.1f}")
+    elif "gold_labels_unknown_to_model" in summary:
+        console.print("gold labels the model does not know: " + ", ".join(summary["gold_labels_unknown_to_model"]))
+    console.print(f"[green]wrote[/green] {out}")
 
 
 @app.command()

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
+
+from .progress import quiet_from_env
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -140,18 +143,25 @@ def embed_texts(
     logger.info("embeddings: encoding %d texts with %s into %s", len(texts), model_name, npy)
     try:
         out: np.memmap | None = None
-        for start in range(0, len(texts), ENCODE_CHUNK):
+        # chunks of at most ENCODE_CHUNK texts, and of 16 batches so that the bar moves; one bar over all texts,
+        # quiet off a terminal and with HAMR_QUIET=1 (as hamr.progress)
+        starts = range(0, len(texts), max(1, min(ENCODE_CHUNK, 16 * batch_size)))
+        bar = tqdm(total=len(texts), desc="embedding for kNN", unit="text", disable=True if quiet_from_env() else None,
+                   leave=False, dynamic_ncols=True)
+        for start in starts:
             chunk = model.encode(
-                texts[start : start + ENCODE_CHUNK],
+                texts[start : start + starts.step],
                 batch_size=batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
+            bar.update(len(chunk))
             chunk = np.asarray(chunk, dtype=np.float32)
             if out is None:
                 out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(texts), chunk.shape[1]))
             out[start : start + chunk.shape[0]] = chunk
+        bar.close()
         assert out is not None
         dim = int(out.shape[1])
         out.flush()

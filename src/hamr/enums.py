@@ -126,3 +126,11 @@ class UnseenLabels(_StrEnum):
     ERROR = "error"  # stop, listing every unseen label with its count and first lines
     DROP = "drop"  # score without those examples (counted, printed and written to metrics.json)
     MAP = "map"  # rename them to known labels with a two-column file (``map:FILE``)
+
+
+class Device(_StrEnum):
+    """Where prediction runs (``hamr predict --device``)."""
+
+    AUTO = "auto"  # CUDA when a GPU is visible, else CPU
+    CPU = "cpu"
+    CUDA = "cuda"

@@ -9,8 +9,10 @@ import numpy as np
 import torch
 
 from .data import DataBundle, load_benchmark, load_files
-from .enums import TaskType
+from .enums import Device, TaskType
 from .pipeline import evaluate_predictions
+from .predict import resolve_device
+from .progress import progress
 from .tasks import IndexCollator, encode_split, load_tokenizer
 
 
@@ -27,13 +29,16 @@ def evaluate_saved_model(
     batch_size: int = 32,
     limit: int | None = None,
     unseen_labels: str | None = None,
+    device: Device | str = Device.AUTO,
+    quiet: bool | None = None,
 ) -> dict[str, Any]:
     """Metrics of a ``save_pretrained`` model on a benchmark split or a data file.
 
     The label vocabulary is the model's own (``config.id2label``); a gold label the model does not know is an
     error listing every such label (or, with ``unseen_labels`` drop | map:FILE, those examples are dropped or
     relabelled and the result says how many under ``unseen_labels``). Quartiles use the training split's
-    frequencies (benchmark, or ``train_file``).
+    frequencies (benchmark, or ``train_file``). It runs on ``device`` (auto: the GPU when there is one) with a
+    progress bar (:func:`hamr.progress.progress`; ``quiet=True`` hides it).
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
@@ -68,17 +73,19 @@ def evaluate_saved_model(
     bundle = DataBundle("eval", task, train, test=target, vocab=vocab, unseen_labels=unseen_labels)
     target = bundle.test
     cls = AutoModelForTokenClassification if task == TaskType.NER else AutoModelForSequenceClassification
-    model = cls.from_pretrained(model_dir).eval()
+    device = resolve_device(device)
+    model = cls.from_pretrained(model_dir).to(device).eval()
     encoded = encode_split(target, tokenizer, vocab, max_length)
     collate = IndexCollator(tokenizer, task)
     logits, golds = [], []
+    starts = range(0, len(encoded), batch_size)
     with torch.no_grad():
-        for start in range(0, len(encoded), batch_size):
+        for start in progress(starts, total=len(starts), desc=f"evaluate {split}", unit="batch", quiet=quiet):
             batch = collate([encoded[i] for i in range(start, min(start + batch_size, len(encoded)))])
             batch.pop("example_index", None)
             gold = batch.pop("labels")
-            out = model(**batch).logits
-            logits.extend(out.numpy())
+            out = model(**{k: v.to(device) for k, v in batch.items()}).logits
+            logits.extend(out.float().cpu().numpy())
             golds.extend(gold.numpy())
     if task == TaskType.NER:
         width = max(x.shape[0] for x in logits)

@@ -3,9 +3,12 @@
 :func:`run` loads a dataset (a benchmark name or files), tokenizes it, trains with the chosen method,
 evaluates on validation after every epoch and on test at the end, and writes into ``output_dir``:
 
-- ``model/``: the fine-tuned model and tokenizer (``save_pretrained``; loads with plain ``AutoModelFor...``);
+- ``model/``: the fine-tuned model and tokenizer (``save_pretrained``; loads with plain ``AutoModelFor...`` and
+  ``transformers.pipeline``), its model card ``README.md`` and ``hamr.json`` (see :mod:`hamr.modelcard`);
 - ``metrics.json``: test (and validation) metrics, per class / type, quartiles, timings, peak memory;
-- ``test_predictions.tsv``: one row per test example (id or index, gold, predicted);
+- ``test_predictions.tsv``: one row per test example (index, id, gold, predicted, then the probabilities: for
+  classification ``probability`` of the predicted class and ``p:<class>`` per class; for NER
+  ``probabilities``, the predicted tag's probability per word);
 - ``epoch_metrics.jsonl``: validation macro/micro F1 and per-class F1 after every epoch;
 - for HAMR, ``hamr_diagnostics.jsonl``, ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see
   :class:`~hamr.trainer.HAMRTrainer`).
@@ -44,8 +47,8 @@ from .run_outputs import (
     latest_complete_checkpoint,
 )
 from .metrics import classification_metrics, ner_metrics
-from .tasks import (EncodedDataset, IndexCollator, encode_split, labels_by_word, load_model, load_tokenizer,
-                    predictions_to_labels)
+from .tasks import (IGNORE_INDEX, EncodedDataset, IndexCollator, encode_split, labels_by_word, load_model,
+                    load_tokenizer, predictions_to_labels)
 from .training_args import HAMRArguments, ImbalanceArguments
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,7 @@ class RunConfig:
     :class:`~hamr.ImbalanceArguments` by name (e.g. ``{"lookahead_scope": "head"}``)."""
 
     dataset: str | None = None  # a benchmark name (hamr.data.list_benchmarks())
+    data: DataBundle | None = field(default=None, repr=False)  # or an in-memory dataset (hamr.fit builds one)
     train_file: str | None = None  # or files
     validation_file: str | None = None
     test_file: str | None = None
@@ -87,8 +91,8 @@ class RunConfig:
         self.checkpoint_every = CheckpointEvery.parse(self.checkpoint_every)
         if self.task is not None:
             self.task = TaskType.parse(self.task)
-        if (self.dataset is None) == (self.train_file is None):
-            raise ValueError("give either a benchmark dataset name or a train_file")
+        if sum(x is not None for x in (self.dataset, self.train_file, self.data)) != 1:
+            raise ValueError("give exactly one of a benchmark dataset name, a train_file or an in-memory data bundle")
         if self.train_file is not None and self.task is None:
             raise ValueError("a run from files needs task=classification|ner")
         validate_run_sizes(self)
@@ -171,6 +175,8 @@ def load_data(config: RunConfig) -> DataBundle:
 
 
 def _load_all(config: RunConfig) -> DataBundle:
+    if config.data is not None:
+        return config.data
     if config.dataset is not None:
         return load_benchmark(config.dataset, config.data_root, seed=config.seed, limit=config.limit)
     bundle = load_files(
@@ -456,16 +462,34 @@ def current_resolved_settings(method: Method | str, options: dict[str, Any], tas
 
 def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle,
                        word_index: list[list[int]] | None = None) -> None:
-    """One row per example; NER rows hold one tag per word of the sentence (see :func:`evaluate_predictions`)."""
+    """One row per example: ``index, id, gold, predicted`` (the columns readers rely on; NER rows hold one tag
+    per word of the sentence, see :func:`evaluate_predictions`), then the softmax probabilities:
+    classification ``probability`` (of the predicted class) and ``p:<class>`` for every class in label order;
+    NER ``probabilities``, the predicted tag's probability per word, space-separated (``nan`` for a word
+    without a prediction: cut off by ``max_length`` or without sub-tokens, predicted ``O``)."""
+    from .predict import softmax
+
     gold, pred = predictions_to_labels(task, logits, label_ids, bundle.vocab)
+    probs = softmax(np.asarray(logits, dtype=np.float64))
+    labels = bundle.vocab.labels
+    word_probs: list[list[str]] = []
     if task == TaskType.NER:
-        gold, pred = words_gold_and_predicted(split, pred, word_index)
-    rows = ["index\tid\tgold\tpredicted\n"]
+        gold, pred_words = words_gold_and_predicted(split, pred, word_index)
+        for i, (g, words) in enumerate(zip(gold, word_index)):  # type: ignore[arg-type]
+            at_positions = probs[i][np.asarray(label_ids[i]) != IGNORE_INDEX].max(-1)
+            word_probs.append(labels_by_word([f"{x:.4f}" for x in at_positions], words, len(g), fill="nan"))
+        pred = pred_words
+    extra = "probability\t" + "\t".join(f"p:{lab}" for lab in labels) if task == TaskType.CLASSIFICATION \
+        else "probabilities"
+    rows = [f"index\tid\tgold\tpredicted\t{extra}\n"]
     for i, (g, p) in enumerate(zip(gold, pred)):
         ident = split.ids[i] if split.ids else ""
         if task == TaskType.NER:
+            cells = " ".join(word_probs[i])
             g, p = " ".join(g), " ".join(p)
-        rows.append(f"{i}\t{ident}\t{g}\t{p}\n")
+        else:
+            cells = f"{probs[i].max():.6f}\t" + "\t".join(f"{x:.6f}" for x in probs[i])
+        rows.append(f"{i}\t{ident}\t{g}\t{p}\t{cells}\n")
     atomic_write_text(path, "".join(rows))
 
 
@@ -623,6 +647,9 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
         with atomic_folder(out / "model") as tmp:
             trainer.save_model(str(tmp))
             tokenizer.save_pretrained(str(tmp))
+            from .modelcard import write_model_card
+
+            write_model_card(tmp, result, bundle)
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=2, default=str))
     # the run is finished: its checkpoints (only there to resume it) go
     trainer_dir = Path(args.output_dir)
