@@ -71,6 +71,24 @@ def parse_options(pairs: list[str], method: Method) -> dict[str, Any]:
     return out
 
 
+def parse_data_options(pairs: list[str]) -> dict[str, Any]:
+    """``--data-option key=value`` pairs -> loader options (integers and fractions become numbers)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--data-option {pair!r}: expected key=value")
+        value: Any = raw
+        for conv in (int, float):
+            try:
+                value = conv(raw)
+                break
+            except ValueError:
+                continue
+        out[key.strip()] = value
+    return out
+
+
 def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
     m = result.get(split)
     if not m:
@@ -120,10 +138,7 @@ def train(
     """Fine-tune a model with a method and print per-class test metrics."""
     from .pipeline import RunConfig, run
 
-    data_options: dict[str, Any] = {}
-    for pair in data_option:
-        key, _, raw = pair.partition("=")
-        data_options[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+    data_options = parse_data_options(data_option)
     config = RunConfig(
         dataset=dataset,
         train_file=str(train_file) if train_file else None,
@@ -227,6 +242,55 @@ def data_stats(
         console.print_json(json.dumps(stats, default=str))
     else:
         print_stats(stats, console)
+
+
+@data_app.command("check")
+def data_check(
+    dataset: Optional[str] = typer.Argument(None, help="Benchmark name (or give files)."),
+    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file."),
+    validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file (default: a "
+                                                   "stratified 10% of train, as `hamr train` carves it)."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="Test file."),
+    task: Optional[TaskType] = typer.Option(None, help="Task, with files."),
+    data_format: Optional[str] = typer.Option(None, "--format", help="delimited | jsonl | conll | ptb | hf."),
+    data_option: list[str] = typer.Option([], "--data-option", help="Loader option key=value, as for `hamr train`."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
+    model: Optional[str] = typer.Option(None, help="Model whose tokenizer measures truncation (default: packaged MiniLM)."),
+    max_length: int = typer.Option(64, help="Maximum tokens per example, as for `hamr train`."),
+    seed: int = typer.Option(42, help="Seed of the carved validation split, as for `hamr train`."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Check a dataset before training: sizes, class counts, imbalance, duplicates, conflicting labels, label
+    spellings, tiny classes, unseen labels, truncation, IOB2; with file:line examples and a suggested method.
+
+    Exit code 0: no errors (warnings only); 1: errors that would make training fail; 2: the data cannot be read."""
+    from .data import DataError, load_benchmark, read_split_files
+    from .data.check import check_splits, print_report
+    from .tasks import load_tokenizer
+
+    try:
+        options = parse_data_options(data_option)
+        validation_size = options.pop("validation_size", 0.1)
+        options.pop("name", None)
+        if dataset:
+            bundle = load_benchmark(dataset, str(data_root) if data_root else None, seed=seed)
+            splits, name = bundle.splits(), dataset
+        elif train_file and task:
+            splits = read_split_files(task, train_file, validation_file, test_file, fmt=data_format, **options)
+            name = train_file.stem
+        else:
+            raise typer.BadParameter("give a benchmark name, or --train FILE with --task")
+        report = check_splits(splits, name=name, tokenizer=load_tokenizer(model), max_length=max_length, seed=seed,
+                              validation_size=validation_size)
+    except DataError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    if as_json:
+        console.print_json(json.dumps(report.to_dict(), default=str))
+    else:
+        print_report(report, console)
+    if report.errors:
+        raise typer.Exit(1)
 
 
 from .bench import bench_app  # noqa: E402

@@ -110,3 +110,19 @@ class TokenClassWeights(_StrEnum):
     NONE = "none"  # plain token CE (the paper)
     ICF = "icf"  # inverse tag frequency
     EFFECTIVE_NUMBER = "effective_number"  # Cui et al. (2019), with effective_number_beta
+
+
+class Severity(_StrEnum):
+    """How bad a finding of ``hamr data check`` is."""
+
+    ERROR = "error"  # training would fail on it (non-zero exit code)
+    WARNING = "warning"  # training runs, but the results are likely hurt
+    INFO = "info"  # worth knowing (a little truncation)
+
+
+class ReportTo(_StrEnum):
+    """Where the Trainer logs (``TrainingArguments.report_to``)."""
+
+    NONE = "none"
+    TENSORBOARD = "tensorboard"
+    WANDB = "wandb"

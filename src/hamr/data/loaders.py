@@ -759,6 +759,40 @@ def _call_loader(fmt: str, path: PathLike, role: str, options: dict[str, Any]) -
     return _LOADERS[fmt](path, split_name=role, **kwargs)
 
 
+def read_split_files(
+    task: TaskType | str,
+    train: PathLike,
+    validation: PathLike | None = None,
+    test: PathLike | None = None,
+    fmt: str | None = None,
+    **options: Any,
+) -> dict[str, Split]:
+    """The splits of :func:`load_files` as read, keyed by role, before a validation split is carved and before
+    the label vocabulary is checked (``hamr data check`` reads files this way to report every problem)."""
+    task = TaskType.parse(task)
+    if fmt is not None and fmt not in _LOADERS:
+        raise DataError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    files = {"train": train, "validation": validation, "test": test}
+    formats = {role: fmt or infer_format(p) for role, p in files.items() if p is not None}
+    accepted = set().union(*(_loader_options(f) for f in formats.values()))
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise DataError(
+            f"option(s) {', '.join(unknown)} do not apply to the format(s) {', '.join(sorted(set(formats.values())))}"
+        )
+
+    splits: dict[str, Split] = {}
+    for role, p in files.items():
+        if p is None:
+            continue
+        split = _call_loader(formats[role], p, role, options)
+        if split.task != task:
+            raise DataError(f"{p}: the {role} data is {split.task} but the task is {task}")
+        splits[role] = split
+
+    return splits
+
+
 def load_files(
     task: TaskType | str,
     train: PathLike,
@@ -785,23 +819,7 @@ def load_files(
     validation_size = options.pop("validation_size", 0.1)
     seed = int(options.pop("seed", 42))
 
-    files = {"train": train, "validation": validation, "test": test}
-    formats = {role: fmt or infer_format(p) for role, p in files.items() if p is not None}
-    accepted = set().union(*(_loader_options(f) for f in formats.values()))
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise DataError(
-            f"option(s) {', '.join(unknown)} do not apply to the format(s) {', '.join(sorted(set(formats.values())))}"
-        )
-
-    splits: dict[str, Split] = {}
-    for role, p in files.items():
-        if p is None:
-            continue
-        split = _call_loader(formats[role], p, role, options)
-        if split.task != task:
-            raise DataError(f"{p}: the {role} data is {split.task} but the task is {task}")
-        splits[role] = split
+    splits = read_split_files(task, train, validation, test, fmt=fmt, **options)
 
     if "validation" not in splits:
         full = len(splits["train"])
