@@ -244,6 +244,53 @@ def data_stats(
         print_stats(stats, console)
 
 
+@app.command()
+def compare(
+    train_file: Path = typer.Option(..., "--train", help="Training file."),
+    validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file (default: a "
+                                                   "stratified 10% of train). The choice is made on it."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="Test file: reported after the choice, never used for it."),
+    task: TaskType = typer.Option(TaskType.CLASSIFICATION, help="Task."),
+    data_format: Optional[str] = typer.Option(None, "--format", help="delimited | jsonl | conll | ptb | hf."),
+    data_option: list[str] = typer.Option([], "--data-option", help="Loader option key=value, as for `hamr train`."),
+    name: Optional[str] = typer.Option(None, help="Dataset name for the run folders (default: the train file's stem)."),
+    methods: str = typer.Option("erm,icf,focal,hamr", help="Comma-separated methods (ERM runs first)."),
+    seeds: int = typer.Option(1, min=1, help="Seeds per method (42, 43, ...); the choice uses their mean."),
+    budget_minutes: Optional[float] = typer.Option(None, help="Start no run that the estimate puts past this budget."),
+    out: Optional[Path] = typer.Option(None, help="Results folder (default runs/compare/<name>); resumable."),
+    model: Optional[str] = typer.Option(None, help="HF model name or path (default: packaged all-MiniLM-L6-v2)."),
+    max_length: int = typer.Option(64, help="Maximum tokens per example."),
+    epochs: float = typer.Option(3.0, help="Training epochs of every run."),
+    batch_size: int = typer.Option(16, help="Training batch size."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER."),
+    max_train_examples: Optional[int] = typer.Option(None, min=1, help="Train every run on a seeded random sample "
+                                                     "of N training examples (validation and test stay whole)."),
+) -> None:
+    """Run several methods on your data (through the bench: resumable, one folder per run) and recommend one,
+    chosen on validation only; test figures, if a test file is given, come after the choice."""
+    from .bench import ProtocolError
+    from .compare import CompareError, print_comparison, run_compare
+    from .data import DataError
+    from .data.filespec import FileDataset
+
+    try:
+        raw = {"name": name or train_file.stem, "task": str(task), "train": str(train_file),
+               "validation": str(validation_file) if validation_file else None,
+               "test": str(test_file) if test_file else None, "format": data_format,
+               "data_options": parse_data_options(data_option)}
+        data = FileDataset.from_dict(raw, "hamr compare", base=Path.cwd())
+        settings = {"model": model, "max_length": max_length, "epochs": epochs, "batch_size": batch_size,
+                    "learning_rate": learning_rate, "max_train_examples": max_train_examples}
+        comparison = run_compare(data, methods, seeds=seeds, out=out, settings=settings,
+                                 budget_minutes=budget_minutes)
+    except (CompareError, DataError, ProtocolError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    print_comparison(comparison, console)
+    if comparison.counts.get("failed"):
+        raise typer.Exit(1)
+
+
 @data_app.command("check")
 def data_check(
     dataset: Optional[str] = typer.Argument(None, help="Benchmark name (or give files)."),
