@@ -600,6 +600,12 @@ class HAMRTrainer(ImbalanceTrainer):
         os.makedirs(self.args.output_dir, exist_ok=True)
         with open(os.path.join(self.args.output_dir, "hamr_diagnostics.jsonl"), "a") as fh:
             fh.write(json.dumps(record) + "\n")
+        # the same per-class numbers as scalars, through the Trainer's log (TensorBoard / W&B with report_to);
+        # Trainer.log itself, not this class's log, which would flush the per-step accumulators into it
+        scalars = {f"hamr/weight_mean/{c}": v["mean"] for c, v in per_group.items()}
+        scalars.update({f"hamr/sampling_mass/{c}": float(v) for c, v in mass.items()})
+        if scalars:
+            ImbalanceTrainer.log(self, scalars)
 
     def save_hardness_table(self, path: str | None = None) -> str | None:
         """Per training example (by index): its label, final hardness m, boost b and sampling probability p
