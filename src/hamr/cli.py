@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .enums import Method, TaskType
+from .enums import Method, ReportTo, TaskType
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train NLP models well on class-imbalanced data.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
@@ -112,6 +112,10 @@ def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
 
 @app.command()
 def train(
+    ctx: typer.Context,
+    config_file: Optional[Path] = typer.Option(
+        None, "--config", help="A run.yaml / run.json holding any run setting or method field (`hamr options` lists "
+        "them); explicit flags override it and -o overrides both."),
     dataset: Optional[str] = typer.Option(None, help="Benchmark name (see `hamr data list`)."),
     train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (instead of --dataset)."),
     validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file."),
@@ -133,13 +137,17 @@ def train(
         "validation and test stay whole), as the benchmark protocols' caps."),
     output_dir: Path = typer.Option(Path("runs/latest"), help="Where the model, metrics and predictions go."),
     option: list[str] = typer.Option([], "--option", "-o", help="Any HAMRArguments/ImbalanceArguments field, key=value."),
+    report_to: Optional[ReportTo] = typer.Option(
+        None, "--report-to", help="Log to TensorBoard or Weights & Biases (TrainingArguments.report_to; default "
+        "none). HAMR also logs the per-class mean learned weight and sampling mass each epoch "
+        "(hamr/weight_mean/<class>, hamr/sampling_mass/<class>). TensorBoard needs `pip install hamr[tensorboard]`."),
     no_save_model: bool = typer.Option(False, help="Do not save the model."),
 ) -> None:
     """Fine-tune a model with a method and print per-class test metrics."""
     from .pipeline import RunConfig, run
 
     data_options = parse_data_options(data_option)
-    config = RunConfig(
+    config_kwargs: dict[str, Any] = dict(
         dataset=dataset,
         train_file=str(train_file) if train_file else None,
         validation_file=str(validation_file) if validation_file else None,
@@ -159,11 +167,72 @@ def train(
         seed=seed,
         output_dir=str(output_dir),
         save_model=not no_save_model,
-        options=parse_options(option, method),
     )
+    options: dict[str, Any] = {}
+    if config_file is not None:
+        config_kwargs, options = _merge_config_file(ctx, config_file, config_kwargs)
+    if report_to is not None:
+        options["report_to"] = str(report_to)
+    options.update(parse_options(option, config_kwargs["method"]))
+    try:
+        config = RunConfig(**config_kwargs, options=options)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     result = run(config)
     _print_metrics(result)
     console.print(f"[green]saved[/green] {output_dir}")
+
+
+#: `hamr train` parameters whose RunConfig field has another name.
+_PARAM_FIELDS = {"data_option": "data_options", "no_save_model": "save_model", "option": "options"}
+
+
+def _merge_config_file(ctx: typer.Context, path: Path, cli_kwargs: dict[str, Any]) -> tuple[dict, dict]:
+    """RunConfig kwargs and options from ``--config`` with the flags given on the command line on top."""
+    from .config_file import ConfigError, load
+
+    # by name: typer may carry its own copy of click's ParameterSource enum
+    explicit = {_PARAM_FIELDS.get(p, p) for p in ctx.params
+                if getattr(ctx.get_parameter_source(p), "name", None) == "COMMANDLINE"}
+    try:
+        file_run, file_options = load(path, method=cli_kwargs["method"] if "method" in explicit else None)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
+    merged = dict(cli_kwargs)
+    for key, value in file_run.items():
+        if key == "data_options":
+            merged[key] = {**value, **(cli_kwargs[key] if key in explicit else {})}
+        elif key == "options":
+            continue
+        elif key not in explicit:
+            merged[key] = value
+    merged["method"] = Method.parse(merged["method"])
+    return merged, file_options
+
+
+@app.command()
+def options(
+    method: Optional[Method] = typer.Option(None, help="Only this method's fields (default: every method's)."),
+    transformers_fields: bool = typer.Option(False, "--transformers", help="Also the inherited TrainingArguments fields."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Every setting of a run: the run settings (flags of `hamr train`, keys of `--config`) and the method's fields
+    (`-o key=value`, or keys of `--config`), with type, default and help."""
+    from .config_file import list_fields
+
+    fields = list_fields(method, transformers_fields)
+    if as_json:
+        console.print_json(json.dumps([dataclasses.asdict(f) for f in fields]))
+        return
+    table = Table(title=f"hamr options{f' --method {method}' if method else ''}: run settings, then method fields",
+                  show_lines=False)
+    for col in ("field", "type", "default", "where", "help"):
+        table.add_column(col, overflow="fold")
+    for f in fields:
+        table.add_row(f.name, f.type, f.default, f.group, f.help)
+    console.print(table)
+    if not transformers_fields:
+        console.print("the inherited transformers.TrainingArguments fields are settable too: `--transformers` lists them")
 
 
 @app.command()
