@@ -39,6 +39,9 @@ _LAZY = {
     "encode_split": "tasks",
     "load_model": "tasks",
     "load_tokenizer": "tasks",
+    "check_splits": "data.check",
+    "FileDataset": "data.filespec",
+    "run_compare": "compare",
 }
 
 
