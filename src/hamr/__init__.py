@@ -42,6 +42,7 @@ _LAZY = {
     "check_splits": "data.check",
     "FileDataset": "data.filespec",
     "run_compare": "compare",
+    "TokenizerMismatchError": "tasks",
 }
 
 
