@@ -104,3 +104,14 @@ def test_ner_iob2_violations_point_at_the_token(tmp_path):
     assert report.carved_validation is False or "validation" in report.sizes
     one = Split("train", TaskType.NER, labels=[["B-X"], ["B-X"]], tokens=[["a"], ["b"]])
     assert _by_code(check_splits({"train": one, "validation": one}))["one_class"].severity == Severity.ERROR
+
+
+def test_a_benchmark_by_name_reports_the_truncation_training_would_log():
+    """Issue 23: 494 of 2,753 Idai19 training texts are cut at length 64 (what encode_split logs in a run)."""
+    r = runner.invoke(app, ["data", "check", "humaid_idai19", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["truncation"]["train"]["truncated"] == 494 and out["sizes"]["train"] == 2753
+    tiny = next(f for f in out["findings"] if f["code"] == "tiny_classes")
+    assert "missing_or_found_people (13)" in tiny["message"]
+    assert out["suggestion"]["method"] == "hamr" and out["suggestion"]["settings"] == {"max_length": 80}
