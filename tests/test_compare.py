@@ -144,5 +144,6 @@ def test_cli_compare_end_to_end_with_a_tiny_model(data, tmp_path, tokenizer):
     for m in ("erm",):
         metrics = json.loads((tmp_path / "cmp" / "runs" / "mydata" / m / "seed42" / "metrics.json").read_text())
         assert metrics["method"] == m and metrics["train_examples"] == 84 and 0 <= metrics["validation"]["macro_f1"] <= 1
+        assert metrics["epoch_metrics"] == []  # compare reads the final validation scores: no pass per epoch
     r = CliRunner().invoke(app, ["compare", "--train", data.train, "--methods", "erm,logit_adjustmen"])
     assert r.exit_code == 2 and "known methods" in r.output

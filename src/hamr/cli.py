@@ -348,8 +348,15 @@ def compare(
                "test": str(test_file) if test_file else None, "format": data_format,
                "data_options": parse_data_options(data_option)}
         data = FileDataset.from_dict(raw, "hamr compare", base=Path.cwd())
+        # the choice reads each run's final validation scores: a validation pass after every epoch is not needed
         settings = {"model": model, "max_length": max_length, "epochs": epochs, "batch_size": batch_size,
-                    "learning_rate": learning_rate, "max_train_examples": max_train_examples}
+                    "learning_rate": learning_rate, "max_train_examples": max_train_examples,
+                    "evaluate_each_epoch": False}
+        import signal
+
+        from .bench import _sigterm_to_exit
+
+        signal.signal(signal.SIGTERM, _sigterm_to_exit)  # `kill PID` stops the current run's process too
         comparison = run_compare(data, methods, seeds=seeds, out=out, settings=settings,
                                  budget_minutes=budget_minutes)
     except (CompareError, DataError, ProtocolError) as exc:
