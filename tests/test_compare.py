@@ -62,6 +62,8 @@ def test_the_choice_reads_validation_only(data, tmp_path):
     assert comp.rarest == ["a", "c", "b"] and comp.validation["hamr"].rare_recall["a"] == [0.8]
     assert comp.test["icf"].macro_mean == 0.9  # reported, not used
     assert (tmp_path / "out" / "runs" / "mydata" / "hamr" / "seed42" / "done.json").exists()
+    log = (tmp_path / "out" / "bench.log").read_text()
+    assert "validation macro/micro-F1 55.0 / 75.0" in log and "· test " not in log
     again = run_compare(data, "erm,icf,hamr", out=tmp_path / "out", runner=fake(values, calls), out_console=QUIET)
     assert len(calls) == 3 and again.counts["skipped"] == 3  # resumed: nothing re-run
 

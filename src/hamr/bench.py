@@ -799,6 +799,7 @@ def run_grid(
     jobs: int = 1,
     threads: int | None = None,
     budget_seconds: float | None = None,
+    show_test: bool = True,
 ) -> dict[str, int]:
     """Run every spec that has no ``done.json`` yet, ``jobs`` at a time, saving each as soon as it finishes.
 
@@ -812,7 +813,8 @@ def run_grid(
 
     ``budget_seconds`` (one run at a time): before each run, its cost is estimated (:func:`estimate_seconds`
     with the runs measured so far); once the machine seconds spent plus that estimate exceed the budget, no
-    further run is started (counted in ``counts["over_budget"]`` and logged by name).
+    further run is started (counted in ``counts["over_budget"]`` and logged by name). ``show_test=False``
+    keeps test scores out of the progress lines (``hamr compare`` shows them only after its choice).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -913,8 +915,9 @@ def run_grid(
             elif rest:
                 eta = progress["spent"] / counts["finished"] * len(rest) / jobs
             val = m.get("validation") or {}
+            test_part = f" · test {_pct(test.get('macro_f1'))} / {_pct(test.get('micro_f1'))}" if show_test else ""
             log(f"{tag} {spec.describe()} · validation macro/micro-F1 {_pct(val.get('macro_f1'))} / "
-                f"{_pct(val.get('micro_f1'))} · test {_pct(test.get('macro_f1'))} / {_pct(test.get('micro_f1'))} · "
+                f"{_pct(val.get('micro_f1'))}{test_part} · "
                 f"{m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
                 f"{_hms(wall)} · ETA {_hms(eta) if rest else 'done'}", style="green")
 

@@ -212,7 +212,7 @@ def run_compare(
     proto_path.write_text(json.dumps(raw, indent=2))
     protocol = bench.load_protocol(proto_path)
     specs = bench.expand_grid(protocol)
-    kwargs: dict[str, Any] = {"out_console": out_console}
+    kwargs: dict[str, Any] = {"out_console": out_console, "show_test": False}  # test only after the choice
     if runner is not None:
         kwargs["runner"] = runner
     if budget_minutes is not None:
