@@ -332,7 +332,7 @@ def test_load_files_carves_validation_with_log(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="hamr.data.loaders"):
         bundle = load_files("classification", train, validation_size=0.2, seed=7)
     assert (len(bundle.train), len(bundle.validation)) == (40, 10)
-    assert "held out 10 of the 50 training examples at random (seed 7)" in caplog.text
+    assert "held out 10 of the 50 training examples at random, stratified by class (seed 7)" in caplog.text
     assert "not an official validation split" in caplog.text
     assert not set(bundle.train.locations) & set(bundle.validation.locations)
     again = load_files("classification", train, validation_size=10, seed=7)
@@ -399,6 +399,58 @@ def test_load_hf_hub_offline_fails_fast(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DataError, match="hub is not reachable.*save_to_disk"):
         load_hf("someone/some-dataset-that-is-not-local", split="train")
+
+
+def _imbalanced_split(counts: dict[str, int]):
+    from hamr.data import Split
+
+    labels = [lab for lab, n in counts.items() for _ in range(n)]
+    return Split("train", TaskType.CLASSIFICATION, labels=labels, texts=[f"t{i}" for i in range(len(labels))],
+                 locations=[f"f.csv:{i + 2}" for i in range(len(labels))])
+
+
+def test_carved_validation_is_stratified_and_keeps_every_class_in_train():
+    from collections import Counter
+
+    from hamr.data import carve_validation
+
+    split = _imbalanced_split({"big": 900, "mid": 90, "small": 9, "one": 1})
+    kept, held = carve_validation(split, 0.1, seed=3)
+    assert len(held) == 100 and len(kept) == 900
+    c = Counter(held.labels)
+    assert c == {"big": 90, "mid": 9, "small": 1}  # proportional, to the example
+    assert Counter(kept.labels)["one"] == 1  # a one-example class stays in train
+    assert not set(kept.locations) & set(held.locations)
+    assert carve_validation(split, 0.1, seed=3)[1].locations == held.locations  # seeded
+    assert carve_validation(split, 0.1, seed=4)[1].locations != held.locations
+    # a random draw of 100 would miss "small" entirely with probability 0.9^9 ≈ 0.39; stratified it never does
+    for seed in range(20):
+        assert "small" in carve_validation(split, 0.1, seed=seed)[1].labels
+
+
+def test_carved_validation_keeps_a_class_in_train_at_large_or_tiny_sizes():
+    from collections import Counter
+
+    from hamr.data import carve_validation
+
+    split = _imbalanced_split({"a": 20, "b": 2, "c": 2, "d": 1})
+    kept, held = carve_validation(split, 0.6, seed=0)  # sklearn could put both b's in validation
+    assert set(Counter(kept.labels)) == {"a", "b", "c", "d"} and len(held) == 15
+    kept, held = carve_validation(split, 2, seed=0)  # fewer held-out examples than classes
+    assert len(held) == 2 and set(Counter(kept.labels)) == {"a", "b", "c", "d"}
+    with pytest.raises(DataError, match="keep every class in train"):
+        carve_validation(_imbalanced_split({"a": 2, "b": 2}), 3)
+
+
+def test_carved_ner_validation_stratifies_on_the_rarest_type():
+    from hamr.data import Split, carve_validation
+
+    tags = [["B-PER", "O"]] * 40 + [["B-PER", "B-LOC"]] * 10 + [["O", "O"]] * 49 + [["B-ORG", "O"]]
+    split = Split("train", TaskType.NER, labels=tags, tokens=[["w", "x"]] * len(tags))
+    kept, held = carve_validation(split, 0.1, seed=1)
+    held_types = [t for row in held.labels for t in row if t != "O"]
+    assert held_types.count("B-LOC") == 1 and len(held) == 10
+    assert any("B-ORG" in row for row in kept.labels)  # the one-sentence type stays in train
 
 
 # ------------------------------------------------------------------------------ rows changed at load time

@@ -86,6 +86,17 @@ def test_hardness_memory_weights_and_sampler_really_move(tmp_path, tokenizer, id
     np.testing.assert_array_equal(m, [float(row.split("\t")[2]) for row in table[1:]])
     diag = (tmp_path / "out" / "hamr_diagnostics.jsonl").read_text().splitlines()
     assert len(diag) == 2 and "sampling_mass_per_class" in diag[0]
+    # the same numbers reach the Trainer's log (so TensorBoard / W&B get them as scalars with --report-to)
+    import json
+
+    logged = [rec for rec in tr.state.log_history if any(k.startswith("hamr/sampling_mass/") for k in rec)]
+    assert len(logged) == 2
+    for rec, line in zip(logged, diag):
+        d = json.loads(line)
+        for c, mass in d["sampling_mass_per_class"].items():
+            assert rec[f"hamr/sampling_mass/{c}"] == pytest.approx(mass)
+        for c, w in d["weights_per_class"].items():
+            assert rec[f"hamr/weight_mean/{c}"] == pytest.approx(w["mean"])
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,9 @@ A **protocol** is a JSON file (see ``benchmarks/configs/`` and ``benchmarks/READ
       "settings": {"model": null, "max_length": 64, "epochs": 3, "batch_size": 16,
                    "learning_rate": null, "limit": null, "max_train_examples": null,
                    "evaluate_each_epoch": true},
-      "datasets": ["humaid_idai19", "sst5"],
+      "datasets": ["humaid_idai19", "sst5",   # a benchmark name, or a dataset given by its files:
+                   {"name": "mydata", "task": "classification", "train": "my/train.csv", "test": "my/test.csv",
+                    "data_options": {"text_column": "body"}}],     # (hamr.data.filespec.FileDataset)
       "dataset_settings": {"sst5": {"max_train_examples": 1500}},
       "methods": ["erm", "icf", "hamr",
                   {"name": "hamr_wo_awe", "method": "hamr", "options": {"ablation": "without_awe"}},
@@ -177,6 +179,7 @@ class Protocol:
     dataset_method_options: dict[str, dict[str, dict[str, Any]]]
     notes: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # file datasets by name (FileDataset.to_dict)
 
     def entry(self, name: str) -> Entry:
         return next(e for e in self.entries if e.name == name)
@@ -193,6 +196,7 @@ class RunSpec:
     seed: int
     settings: dict[str, Any]
     options: dict[str, Any]
+    data: dict[str, Any] | None = None  # a file dataset (FileDataset.to_dict); None for a benchmark
 
     @property
     def ablation(self) -> str | None:
@@ -204,8 +208,13 @@ class RunSpec:
     def run_config_kwargs(self, output_dir: Path) -> dict[str, Any]:
         """Keyword arguments of :class:`hamr.pipeline.RunConfig` (bench runs never save the model)."""
         s = dict(self.settings)
-        return dict(dataset=self.dataset, method=self.method, seed=self.seed, output_dir=str(output_dir),
-                    save_model=False, options=dict(self.options), **s)
+        kwargs = dict(dataset=self.dataset, method=self.method, seed=self.seed, output_dir=str(output_dir),
+                      save_model=False, options=dict(self.options), **s)
+        if self.data is not None:
+            from .data.filespec import FileDataset
+
+            kwargs.update(FileDataset(**self.data).run_config_kwargs())
+        return kwargs
 
     def describe(self) -> str:
         return f"{self.dataset} {self.entry} seed{self.seed}"
@@ -331,8 +340,21 @@ def parse_protocol(raw: Any, path: str = "<protocol>") -> Protocol:
     datasets = raw.get("datasets")
     if not isinstance(datasets, list) or not datasets:
         raise _fail(path, "datasets", "expected a non-empty list of benchmark names")
+    files: dict[str, dict[str, Any]] = {}
     for i, d in enumerate(datasets):
-        if d not in BENCHMARKS:
+        if isinstance(d, dict):  # a dataset given by its files
+            from .data import DataError
+            from .data.filespec import FileDataset
+
+            try:
+                fd = FileDataset.from_dict(d, f"datasets[{i}]", base=Path(path).parent)
+            except DataError as exc:
+                raise ProtocolError(f"{path}: {exc}") from None
+            if fd.name in BENCHMARKS:
+                raise _fail(path, f"datasets[{i}].name", f"{fd.name!r} is a benchmark's name; choose another")
+            files[fd.name] = fd.to_dict()
+            datasets = [*datasets[:i], fd.name, *datasets[i + 1:]]
+        elif d not in BENCHMARKS:
             raise _fail(path, f"datasets[{i}]", f"unknown dataset {d!r} (expected one of: {', '.join(BENCHMARKS)})")
     if len(set(datasets)) != len(datasets):
         raise _fail(path, "datasets", "repeated dataset")
@@ -381,7 +403,7 @@ def parse_protocol(raw: Any, path: str = "<protocol>") -> Protocol:
     if isinstance(notes, list):
         notes = "\n".join(str(n) for n in notes)
     return Protocol(str(name), path, list(datasets), entries, list(seeds), settings,
-                    {k: dict(v) for k, v in dataset_settings.items()}, method_options, dmo, str(notes), raw)
+                    {k: dict(v) for k, v in dataset_settings.items()}, method_options, dmo, str(notes), raw, files)
 
 
 def load_protocol(path: str | os.PathLike) -> Protocol:
@@ -432,7 +454,7 @@ def expand_grid(
             for name in names:
                 e = protocol.entry(name)
                 specs.append(RunSpec(protocol.name, d, e.name, e.method, int(seed), {**settings, **e.settings},
-                                     _options_for(protocol, d, e)))
+                                     _options_for(protocol, d, e), protocol.files.get(d)))
     return specs
 
 
@@ -480,12 +502,17 @@ def estimate_seconds(spec: RunSpec, measured: dict[tuple[str, str, str], float] 
             return factor * measured[(spec.dataset, "erm", key)]
 
     s = spec.settings
-    if s.get("model") not in MINILM_NAMES or spec.dataset not in TOKENS_PER_EXAMPLE:
+    if s.get("model") not in MINILM_NAMES or (spec.data is None and spec.dataset not in TOKENS_PER_EXAMPLE):
         return None
-    lo, hi = TOKENS_PER_EXAMPLE[spec.dataset]
     length = s["max_length"]
-    tokens = lo * min(length, 64) / 64 if length <= 64 else lo + (hi - lo) * (min(length, 128) - 64) / 64
-    n_train, n_val, n_test = BENCHMARKS[spec.dataset].sizes
+    if spec.data is not None:  # a file dataset: its sizes and padded tokens per example, measured on its files
+        from .data.filespec import file_dataset_shape
+
+        (n_train, n_val, n_test), tokens = file_dataset_shape(spec.data, length)
+    else:
+        lo, hi = TOKENS_PER_EXAMPLE[spec.dataset]
+        tokens = lo * min(length, 64) / 64 if length <= 64 else lo + (hi - lo) * (min(length, 128) - 64) / 64
+        n_train, n_val, n_test = BENCHMARKS[spec.dataset].sizes
     if s.get("limit"):
         n_train, n_val, n_test = (min(n, s["limit"]) for n in (n_train, n_val, n_test))
     if s.get("max_train_examples"):
@@ -771,6 +798,8 @@ def run_grid(
     out_console: Console | None = None,
     jobs: int = 1,
     threads: int | None = None,
+    budget_seconds: float | None = None,
+    show_test: bool = True,
 ) -> dict[str, int]:
     """Run every spec that has no ``done.json`` yet, ``jobs`` at a time, saving each as soon as it finishes.
 
@@ -781,6 +810,11 @@ def run_grid(
     (default: the cores divided by ``jobs``): on a small machine two one-thread runs finish a grid sooner
     than one two-thread run after another, at the price of per-run timings that share the machine (the
     report flags them by the load average recorded in ``done.json``).
+
+    ``budget_seconds`` (one run at a time): before each run, its cost is estimated (:func:`estimate_seconds`
+    with the runs measured so far); once the machine seconds spent plus that estimate exceed the budget, no
+    further run is started (counted in ``counts["over_budget"]`` and logged by name). ``show_test=False``
+    keeps test scores out of the progress lines (``hamr compare`` shows them only after its choice).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -790,6 +824,10 @@ def run_grid(
     if runner is subprocess_runner and (jobs > 1 or threads is not None):
         runner = functools.partial(subprocess_runner, threads=threads or max(1, (os.cpu_count() or 1) // jobs))
     counts = {"total": len(specs), "skipped": 0, "finished": 0, "failed": 0, "restarted": 0}
+    if budget_seconds is not None:
+        if jobs != 1:
+            raise ValueError("a time budget needs jobs=1 (runs one after another)")
+        counts["over_budget"] = 0
     check_finished_runs(specs, out)
     pending = [(i, s) for i, s in enumerate(specs, 1) if not (s.folder(out) / DONE).exists()]
     counts["skipped"] = len(specs) - len(pending)
@@ -805,7 +843,7 @@ def run_grid(
     log(f"bench {protocol.name} ({protocol.path}) -> {out}: {len(specs)} runs, {counts['skipped']} finished "
         f"(skipped), {len(pending)} to run" + (f", {jobs} at a time" if jobs > 1 else "")
         + (f", estimated {_hms(sum(known))}" if known else ""))  # machine seconds: the jobs share the machine
-    progress = {"spent": 0.0, "spent_est": 0.0, "started": 0}
+    progress = {"spent": 0.0, "spent_est": 0.0, "started": 0, "over_budget": False, "used": 0.0}
 
     def one(k: int, i: int, spec: RunSpec) -> None:
         if stopping.is_set():
@@ -815,6 +853,15 @@ def run_grid(
             if (spec.folder(out) / DONE).exists():  # finished by another bench on this folder meanwhile
                 counts["skipped"] += 1
                 return
+            if budget_seconds is not None:
+                cost = estimate_seconds(spec, measured_costs(out))
+                if not progress["over_budget"] and cost is not None and progress["used"] + cost > budget_seconds:
+                    progress["over_budget"] = True
+                if progress["over_budget"]:
+                    counts["over_budget"] += 1
+                    log(f"{tag} {spec.describe()}: not started, over the budget ({_hms(progress['used'])} spent, "
+                        f"estimated {_hms(cost)}, budget {_hms(budget_seconds)})", style="yellow")
+                    return
             if not claims.take(spec):
                 log(f"{tag} {spec.describe()}: running in another bench (pid {claims.holder(spec)}); skipped",
                     style="dim")
@@ -833,6 +880,7 @@ def run_grid(
             claims.release(spec)
         wall = time.perf_counter() - t0
         with guard:
+            progress["used"] += wall
             if stopping.is_set():
                 log(f"{tag} {spec.describe()}: interrupted; it restarts from scratch next time", style="yellow")
                 return
@@ -867,8 +915,9 @@ def run_grid(
             elif rest:
                 eta = progress["spent"] / counts["finished"] * len(rest) / jobs
             val = m.get("validation") or {}
+            test_part = f" · test {_pct(test.get('macro_f1'))} / {_pct(test.get('micro_f1'))}" if show_test else ""
             log(f"{tag} {spec.describe()} · validation macro/micro-F1 {_pct(val.get('macro_f1'))} / "
-                f"{_pct(val.get('micro_f1'))} · test {_pct(test.get('macro_f1'))} / {_pct(test.get('micro_f1'))} · "
+                f"{_pct(val.get('micro_f1'))}{test_part} · "
                 f"{m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
                 f"{_hms(wall)} · ETA {_hms(eta) if rest else 'done'}", style="green")
 

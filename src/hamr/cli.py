@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from .enums import CheckpointEvery, Device, Method, TaskType
+from .enums import CheckpointEvery, Device, Method, ReportTo, TaskType
 
 #: exit code of an expected input error (bad data, bad option, missing file or model), as click's usage errors
 EXIT_INPUT_ERROR = 2
@@ -143,6 +143,24 @@ def parse_options(pairs: list[str], method: Method) -> dict[str, Any]:
     return out
 
 
+def parse_data_options(pairs: list[str]) -> dict[str, Any]:
+    """``--data-option key=value`` pairs -> loader options (integers and fractions become numbers)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--data-option {pair!r}: expected key=value")
+        value: Any = raw
+        for conv in (int, float):
+            try:
+                value = conv(raw)
+                break
+            except ValueError:
+                continue
+        out[key.strip()] = value
+    return out
+
+
 def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
     m = result.get(split)
     if not m:
@@ -166,6 +184,10 @@ def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
 
 @app.command()
 def train(
+    ctx: typer.Context,
+    config_file: Optional[Path] = typer.Option(
+        None, "--config", help="A run.yaml / run.json holding any run setting or method field (`hamr options` lists "
+        "them); explicit flags override it and -o overrides both."),
     dataset: Optional[str] = typer.Option(None, help="Benchmark name (see `hamr data list`)."),
     train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (instead of --dataset)."),
     validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file."),
@@ -187,6 +209,10 @@ def train(
         "validation and test stay whole), as the benchmark protocols' caps."),
     output_dir: Path = typer.Option(Path("runs/latest"), help="Where the model, metrics and predictions go."),
     option: list[str] = typer.Option([], "--option", "-o", help="Any HAMRArguments/ImbalanceArguments field, key=value."),
+    report_to: Optional[ReportTo] = typer.Option(
+        None, "--report-to", help="Log to TensorBoard or Weights & Biases (TrainingArguments.report_to; default "
+        "none). HAMR also logs the per-class mean learned weight and sampling mass each epoch "
+        "(hamr/weight_mean/<class>, hamr/sampling_mass/<class>). TensorBoard needs `pip install hamr[tensorboard]`."),
     no_save_model: bool = typer.Option(False, help="Do not save the model."),
     checkpoint_every: Optional[str] = typer.Option(
         None, help="Save a resumable checkpoint: epoch | N (every N steps) | none. Default: epoch (kept only "
@@ -200,18 +226,8 @@ def train(
     """Fine-tune a model with a method and print per-class test metrics."""
     from .pipeline import NOT_RESUMABLE, RunConfig, run
 
-    if checkpoint_every is None:
-        every, steps = (CheckpointEvery.NONE if method in NOT_RESUMABLE else CheckpointEvery.EPOCH), None
-    else:
-        every, steps = parse_checkpoint_every(checkpoint_every)
-
-    data_options: dict[str, Any] = {}
-    for pair in data_option:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"--data-option {pair!r}: expected key=value")
-        data_options[key.strip()] = int(raw) if raw.lstrip("-").isdigit() else raw
-    config = RunConfig(
+    data_options = parse_data_options(data_option)
+    config_kwargs: dict[str, Any] = dict(
         dataset=dataset,
         train_file=str(train_file) if train_file else None,
         validation_file=str(validation_file) if validation_file else None,
@@ -231,18 +247,82 @@ def train(
         seed=seed,
         output_dir=str(output_dir),
         save_model=not no_save_model,
-        options=parse_options(option, method),
-        checkpoint_every=every,
-        checkpoint_steps=steps,
-        resume=resume,
-        unseen_labels=None if unseen_labels == "error" else unseen_labels,
     )
+    options: dict[str, Any] = {}
+    if config_file is not None:
+        config_kwargs, options = _merge_config_file(ctx, config_file, config_kwargs)
+    if report_to is not None:
+        options["report_to"] = str(report_to)
+    options.update(parse_options(option, config_kwargs["method"]))
+    if checkpoint_every is None:
+        every, steps = (CheckpointEvery.NONE if Method.parse(config_kwargs["method"]) in NOT_RESUMABLE
+                        else CheckpointEvery.EPOCH), None
+    else:
+        every, steps = parse_checkpoint_every(checkpoint_every)
+    config_kwargs.update(checkpoint_every=every, checkpoint_steps=steps, resume=resume,
+                         unseen_labels=None if unseen_labels == "error" else unseen_labels)
+    try:
+        config = RunConfig(**config_kwargs, options=options)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     result = run(config, say=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
     _print_metrics(result)
     console.print(f"[green]saved[/green] {output_dir}")
     from .report.hooks import report_after_train
 
     report_after_train(config, output_dir, console)
+
+
+#: `hamr train` parameters whose RunConfig field has another name.
+_PARAM_FIELDS = {"data_option": "data_options", "no_save_model": "save_model", "option": "options"}
+
+
+def _merge_config_file(ctx: typer.Context, path: Path, cli_kwargs: dict[str, Any]) -> tuple[dict, dict]:
+    """RunConfig kwargs and options from ``--config`` with the flags given on the command line on top."""
+    from .config_file import ConfigError, load
+
+    # by name: typer may carry its own copy of click's ParameterSource enum
+    explicit = {_PARAM_FIELDS.get(p, p) for p in ctx.params
+                if getattr(ctx.get_parameter_source(p), "name", None) == "COMMANDLINE"}
+    try:
+        file_run, file_options = load(path, method=cli_kwargs["method"] if "method" in explicit else None)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
+    merged = dict(cli_kwargs)
+    for key, value in file_run.items():
+        if key == "data_options":
+            merged[key] = {**value, **(cli_kwargs[key] if key in explicit else {})}
+        elif key == "options":
+            continue
+        elif key not in explicit:
+            merged[key] = value
+    merged["method"] = Method.parse(merged["method"])
+    return merged, file_options
+
+
+@app.command()
+def options(
+    method: Optional[Method] = typer.Option(None, help="Only this method's fields (default: every method's)."),
+    transformers_fields: bool = typer.Option(False, "--transformers", help="Also the inherited TrainingArguments fields."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Every setting of a run: the run settings (flags of `hamr train`, keys of `--config`) and the method's fields
+    (`-o key=value`, or keys of `--config`), with type, default and help."""
+    from .config_file import list_fields
+
+    fields = list_fields(method, transformers_fields)
+    if as_json:
+        console.print_json(json.dumps([dataclasses.asdict(f) for f in fields]))
+        return
+    table = Table(title=f"hamr options{f' --method {method}' if method else ''}: run settings, then method fields",
+                  show_lines=False)
+    for col in ("field", "type", "default", "where", "help"):
+        table.add_column(col, overflow="fold")
+    for f in fields:
+        table.add_row(f.name, f.type, f.default, f.group, f.help)
+    console.print(table)
+    if not transformers_fields:
+        console.print("the inherited transformers.TrainingArguments fields are settable too: `--transformers` lists them")
 
 
 @app.command()
@@ -408,6 +488,109 @@ def data_stats(
         console.print_json(json.dumps(stats, default=str))
     else:
         print_stats(stats, console)
+
+
+@app.command()
+def compare(
+    train_file: Path = typer.Option(..., "--train", help="Training file."),
+    validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file (default: a "
+                                                   "stratified 10% of train). The choice is made on it."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="Test file: reported after the choice, never used for it."),
+    task: TaskType = typer.Option(TaskType.CLASSIFICATION, help="Task."),
+    data_format: Optional[str] = typer.Option(None, "--format", help="delimited | jsonl | conll | ptb | hf."),
+    data_option: list[str] = typer.Option([], "--data-option", help="Loader option key=value, as for `hamr train`."),
+    name: Optional[str] = typer.Option(None, help="Dataset name for the run folders (default: the train file's stem)."),
+    methods: str = typer.Option("erm,icf,focal,hamr", help="Comma-separated methods (ERM runs first)."),
+    seeds: int = typer.Option(1, min=1, help="Seeds per method (42, 43, ...); the choice uses their mean."),
+    budget_minutes: Optional[float] = typer.Option(None, help="Start no run that the estimate puts past this budget."),
+    out: Optional[Path] = typer.Option(None, help="Results folder (default runs/compare/<name>); resumable."),
+    model: Optional[str] = typer.Option(None, help="HF model name or path (default: packaged all-MiniLM-L6-v2)."),
+    max_length: int = typer.Option(64, help="Maximum tokens per example."),
+    epochs: float = typer.Option(3.0, help="Training epochs of every run."),
+    batch_size: int = typer.Option(16, help="Training batch size."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER."),
+    max_train_examples: Optional[int] = typer.Option(None, min=1, help="Train every run on a seeded random sample "
+                                                     "of N training examples (validation and test stay whole)."),
+) -> None:
+    """Run several methods on your data (through the bench: resumable, one folder per run) and recommend one,
+    chosen on validation only; test figures, if a test file is given, come after the choice."""
+    from .bench import ProtocolError
+    from .compare import CompareError, print_comparison, run_compare
+    from .data import DataError
+    from .data.filespec import FileDataset
+
+    try:
+        raw = {"name": name or train_file.stem, "task": str(task), "train": str(train_file),
+               "validation": str(validation_file) if validation_file else None,
+               "test": str(test_file) if test_file else None, "format": data_format,
+               "data_options": parse_data_options(data_option)}
+        data = FileDataset.from_dict(raw, "hamr compare", base=Path.cwd())
+        # the choice reads each run's final validation scores: a validation pass after every epoch is not needed
+        settings = {"model": model, "max_length": max_length, "epochs": epochs, "batch_size": batch_size,
+                    "learning_rate": learning_rate, "max_train_examples": max_train_examples,
+                    "evaluate_each_epoch": False}
+        import signal
+
+        from .bench import _sigterm_to_exit
+
+        signal.signal(signal.SIGTERM, _sigterm_to_exit)  # `kill PID` stops the current run's process too
+        comparison = run_compare(data, methods, seeds=seeds, out=out, settings=settings,
+                                 budget_minutes=budget_minutes)
+    except (CompareError, DataError, ProtocolError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    print_comparison(comparison, console)
+    if comparison.counts.get("failed"):
+        raise typer.Exit(1)
+
+
+@data_app.command("check")
+def data_check(
+    dataset: Optional[str] = typer.Argument(None, help="Benchmark name (or give files)."),
+    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file."),
+    validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file (default: a "
+                                                   "stratified 10% of train, as `hamr train` carves it)."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="Test file."),
+    task: Optional[TaskType] = typer.Option(None, help="Task, with files."),
+    data_format: Optional[str] = typer.Option(None, "--format", help="delimited | jsonl | conll | ptb | hf."),
+    data_option: list[str] = typer.Option([], "--data-option", help="Loader option key=value, as for `hamr train`."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
+    model: Optional[str] = typer.Option(None, help="Model whose tokenizer measures truncation (default: packaged MiniLM)."),
+    max_length: int = typer.Option(64, help="Maximum tokens per example, as for `hamr train`."),
+    seed: int = typer.Option(42, help="Seed of the carved validation split, as for `hamr train`."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Check a dataset before training: sizes, class counts, imbalance, duplicates, conflicting labels, label
+    spellings, tiny classes, unseen labels, truncation, IOB2; with file:line examples and a suggested method.
+
+    Exit code 0: no errors (warnings only); 1: errors that would make training fail; 2: the data cannot be read."""
+    from .data import DataError, load_benchmark, read_split_files
+    from .data.check import check_splits, print_report
+    from .tasks import load_tokenizer
+
+    try:
+        options = parse_data_options(data_option)
+        validation_size = options.pop("validation_size", 0.1)
+        options.pop("name", None)
+        if dataset:
+            bundle = load_benchmark(dataset, str(data_root) if data_root else None, seed=seed)
+            splits, name = bundle.splits(), dataset
+        elif train_file and task:
+            splits = read_split_files(task, train_file, validation_file, test_file, fmt=data_format, **options)
+            name = train_file.stem
+        else:
+            raise typer.BadParameter("give a benchmark name, or --train FILE with --task")
+        report = check_splits(splits, name=name, tokenizer=load_tokenizer(model), max_length=max_length, seed=seed,
+                              validation_size=validation_size)
+    except DataError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    if as_json:
+        console.print_json(json.dumps(report.to_dict(), default=str))
+    else:
+        print_report(report, console)
+    if report.errors:
+        raise typer.Exit(1)
 
 
 from .bench import bench_app  # noqa: E402

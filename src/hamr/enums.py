@@ -134,3 +134,19 @@ class Device(_StrEnum):
     AUTO = "auto"  # CUDA when a GPU is visible, else CPU
     CPU = "cpu"
     CUDA = "cuda"
+
+
+class Severity(_StrEnum):
+    """How bad a finding of ``hamr data check`` is."""
+
+    ERROR = "error"  # training would fail on it (non-zero exit code)
+    WARNING = "warning"  # training runs, but the results are likely hurt
+    INFO = "info"  # worth knowing (a little truncation)
+
+
+class ReportTo(_StrEnum):
+    """Where the Trainer logs (``TrainingArguments.report_to``)."""
+
+    NONE = "none"
+    TENSORBOARD = "tensorboard"
+    WANDB = "wandb"

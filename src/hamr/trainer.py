@@ -668,6 +668,12 @@ class HAMRTrainer(ImbalanceTrainer):
         # rewrite the whole file atomically: one record per epoch, never a duplicate, never a half-written line
         records = [r for r in self._read_diagnostics() if int(r.get("epoch", 0)) < epoch] + [record]
         atomic_write_text(self.diagnostics_path, "".join(json.dumps(r) + "\n" for r in records))
+        # the same per-class numbers as scalars, through the Trainer's log (TensorBoard / W&B with report_to);
+        # Trainer.log itself, not this class's log, which would flush the per-step accumulators into it
+        scalars = {f"hamr/weight_mean/{c}": v["mean"] for c, v in per_group.items()}
+        scalars.update({f"hamr/sampling_mass/{c}": float(v) for c, v in mass.items()})
+        if scalars:
+            ImbalanceTrainer.log(self, scalars)
 
     def save_hardness_table(self, path: str | None = None) -> str | None:
         """Per training example (by index): its label, final hardness m, boost b and sampling probability p

@@ -10,6 +10,7 @@ from .loaders import (
     load_hf,
     load_jsonl,
     load_ptb_trees,
+    read_split_files,
 )
 from .registry import BENCHMARKS, BenchmarkSpec, list_benchmarks, load_benchmark, resolve_data_root
 from .stats import dataset_stats, format_stats, print_stats
@@ -49,5 +50,6 @@ __all__ = [
     "load_ptb_trees",
     "print_stats",
     "quartile_groups",
+    "read_split_files",
     "resolve_data_root",
 ]

@@ -714,14 +714,35 @@ def infer_format(path: PathLike) -> str:
         ) from None
 
 
-def carve_validation(
-    train: Split, size: int | float, *, seed: int = 42, name: str = "validation"
-) -> tuple[Split, Split]:
-    """Hold out a random validation split from ``train``.
+def _strata(train: Split) -> list[str]:
+    """The stratum of every example: its label (classification), or the rarest entity type it mentions (by
+    mentions in ``train``; ``O`` for a sentence without entities) for NER."""
+    if train.task == TaskType.CLASSIFICATION:
+        return [str(y) for y in train.labels]
+    from .types import entity_types_of
 
-    ``size`` is a count (int) or a fraction of ``train`` (float in (0, 1)). The held-out indices are the first
-    ``size`` of ``numpy.random.default_rng(seed).permutation(len(train))``; both returned splits keep the
-    original order of their examples (and their locations), so the same seed always gives the same split.
+    counts = train.label_counts()
+    keys = []
+    for tags in train.labels:
+        types = entity_types_of(tags)
+        keys.append(min(types, key=lambda t: (counts[t], t)) if types else "O")
+    return keys
+
+
+def carve_validation(
+    train: Split, size: int | float, *, seed: int = 42, name: str = "validation", stratify: bool = True
+) -> tuple[Split, Split]:
+    """Hold out a validation split from ``train``.
+
+    ``size`` is a count (int) or a fraction of ``train`` (float in (0, 1)). With ``stratify`` (the default)
+    the split is scikit-learn's ``train_test_split(stratify=...)`` over the examples' strata (the label; NER:
+    the rarest entity type a sentence mentions), and a stratum with a single example stays in train, so every
+    class of the file is trained on; when the count is too small to hold one example of every stratum
+    (scikit-learn refuses), the held-out examples are drawn at random from the strata with two or more
+    examples, which still keeps every class in train. ``stratify=False`` is the plain random draw (the first
+    ``size`` of ``numpy.random.default_rng(seed).permutation(len(train))``), which the BioNLP and
+    MIT-Restaurant benchmarks keep so their validation sets stay those of the recorded results. Both returned
+    splits keep the original order of their examples (and their locations); the same seed gives the same split.
     """
     n = len(train)
     if isinstance(size, bool) or not isinstance(size, (int, float)):
@@ -736,10 +757,50 @@ def carve_validation(
         raise DataError(
             f"split {train.name!r}: cannot hold out {count} validation examples from {n} training examples"
         )
-    perm = np.random.default_rng(seed).permutation(n)
-    held = np.sort(perm[:count]).tolist()
-    kept = np.sort(perm[count:]).tolist()
-    return train.subset(kept, name=train.name), train.subset(held, name=name)
+    if not stratify:
+        perm = np.random.default_rng(seed).permutation(n)
+        held = np.sort(perm[:count]).tolist()
+        kept = np.sort(perm[count:]).tolist()
+        return train.subset(kept, name=train.name), train.subset(held, name=name)
+
+    from sklearn.model_selection import train_test_split
+
+    strata = _strata(train)
+    sizes: dict[str, int] = {}
+    for s in strata:
+        sizes[s] = sizes.get(s, 0) + 1
+    pool = [i for i, s in enumerate(strata) if sizes[s] >= 2]  # singletons stay in train
+    if count > len(pool) - len({strata[i] for i in pool}):
+        raise DataError(
+            f"split {train.name!r}: cannot hold out {count} validation examples and keep every class in train "
+            f"({n} examples, {len(sizes)} classes, {sum(v == 1 for v in sizes.values())} of them with one example)"
+        )
+    pool_strata = [strata[i] for i in pool]
+    try:
+        _, held = train_test_split(pool, test_size=count, stratify=pool_strata, random_state=seed)
+    except ValueError:  # fewer held-out examples than strata: a seeded random draw that leaves one of each in train
+        rng = np.random.default_rng(seed)
+        first: dict[str, int] = {}
+        for i in rng.permutation(pool).tolist():
+            first.setdefault(strata[i], i)
+        rest = [i for i in pool if i not in set(first.values())]
+        held = rng.choice(rest, size=count, replace=False).tolist()
+    held_set = set(int(i) for i in held)
+    # scikit-learn's allocation can hold out every example of a small stratum at large sizes: give one back
+    # and hold out one of the largest stratum instead, so every class keeps a training example
+    rng = np.random.default_rng(seed)
+    for s in sorted(sizes, key=lambda k: (sizes[k], k)):
+        members = [i for i in pool if strata[i] == s]
+        if members and all(i in held_set for i in members):
+            held_set.discard(members[0])
+            kept_by = {}
+            for i in pool:
+                if i not in held_set:
+                    kept_by.setdefault(strata[i], []).append(i)
+            donor = max((k for k in kept_by if len(kept_by[k]) >= 2), key=lambda k: (len(kept_by[k]), k))
+            held_set.add(int(rng.choice(kept_by[donor])))
+    kept = [i for i in range(n) if i not in held_set]
+    return train.subset(kept, name=train.name), train.subset(sorted(held_set), name=name)
 
 
 def _loader_options(fmt: str) -> set[str]:
@@ -756,6 +817,40 @@ def _call_loader(fmt: str, path: PathLike, role: str, options: dict[str, Any]) -
         split.name = role
         return split
     return _LOADERS[fmt](path, split_name=role, **kwargs)
+
+
+def read_split_files(
+    task: TaskType | str,
+    train: PathLike,
+    validation: PathLike | None = None,
+    test: PathLike | None = None,
+    fmt: str | None = None,
+    **options: Any,
+) -> dict[str, Split]:
+    """The splits of :func:`load_files` as read, keyed by role, before a validation split is carved and before
+    the label vocabulary is checked (``hamr data check`` reads files this way to report every problem)."""
+    task = TaskType.parse(task)
+    if fmt is not None and fmt not in _LOADERS:
+        raise DataError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    files = {"train": train, "validation": validation, "test": test}
+    formats = {role: fmt or infer_format(p) for role, p in files.items() if p is not None}
+    accepted = set().union(*(_loader_options(f) for f in formats.values()))
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise DataError(
+            f"option(s) {', '.join(unknown)} do not apply to the format(s) {', '.join(sorted(set(formats.values())))}"
+        )
+
+    splits: dict[str, Split] = {}
+    for role, p in files.items():
+        if p is None:
+            continue
+        split = _call_loader(formats[role], p, role, options)
+        if split.task != task:
+            raise DataError(f"{p}: the {role} data is {split.task} but the task is {task}")
+        splits[role] = split
+
+    return splits
 
 
 def load_files(
@@ -785,30 +880,15 @@ def load_files(
     seed = int(options.pop("seed", 42))
     unseen_labels = options.pop("unseen_labels", None)  # UnseenLabelPolicy: error | drop | map:FILE
 
-    files = {"train": train, "validation": validation, "test": test}
-    formats = {role: fmt or infer_format(p) for role, p in files.items() if p is not None}
-    accepted = set().union(*(_loader_options(f) for f in formats.values()))
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise DataError(
-            f"option(s) {', '.join(unknown)} do not apply to the format(s) {', '.join(sorted(set(formats.values())))}"
-        )
-
-    splits: dict[str, Split] = {}
-    for role, p in files.items():
-        if p is None:
-            continue
-        split = _call_loader(formats[role], p, role, options)
-        if split.task != task:
-            raise DataError(f"{p}: the {role} data is {split.task} but the task is {task}")
-        splits[role] = split
+    splits = read_split_files(task, train, validation, test, fmt=fmt, **options)
 
     if "validation" not in splits:
         full = len(splits["train"])
         splits["train"], splits["validation"] = carve_validation(splits["train"], validation_size, seed=seed)
         logger.warning(
-            "%s: no validation file given; held out %d of the %d training examples at random (seed %d) as the "
-            "validation split, so training uses %d. This is not an official validation split.",
+            "%s: no validation file given; held out %d of the %d training examples at random, stratified by "
+            "class (seed %d), as the validation split, so training uses %d. This is not an official validation "
+            "split.",
             name,
             len(splits["validation"]),
             full,

@@ -206,7 +206,8 @@ def load_benchmark(
     reader = _READERS[spec.fmt]
     splits: dict[str, Split] = {role: reader(p, split_name=role, **options) for role, p in paths.items()}
     if spec.validation is None:
-        splits["train"], splits["validation"] = carve_validation(splits["train"], spec.sizes[1], seed=seed)
+        splits["train"], splits["validation"] = carve_validation(splits["train"], spec.sizes[1], seed=seed,
+                                                                     stratify=False)
         logger.info(
             "%s: validation = %d training sentences drawn at random (seed %d), as in the paper; "
             "the paper's own draw is not published",

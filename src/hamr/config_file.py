@@ -1,0 +1,286 @@
+"""Run settings from a file (``hamr train --config run.yaml|run.json``) and the list of every settable field
+(``hamr options``), both read off the dataclasses themselves: :class:`hamr.RunConfig` (the run settings) and
+the method's arguments class (:class:`hamr.ImbalanceArguments`, :class:`hamr.HAMRArguments`, which extend
+``transformers.TrainingArguments``). A field added to either is settable and listed without touching this file.
+
+A config file is a mapping; its keys are run settings or fields of the method's arguments class, flat or
+under ``options``::
+
+    # run.yaml
+    dataset: humaid_idai19          # or train: my.csv, validation: ..., test: ..., task: classification
+    method: hamr
+    epochs: 3
+    max_length: 96
+    data_options: {text_column: body, label_column: topic}
+    lookahead_scope: last_k         # a HAMRArguments field, flat ...
+    options: {meta_interval: 1}     # ... or under options
+    report_to: tensorboard          # a TrainingArguments field
+
+The CLI's spellings are accepted too (``train``, ``validation``, ``test``, ``format``, ``lr``, ``data_option``,
+``option``, dashes for underscores). An unknown key is a :class:`ConfigError` naming the key and the file.
+Explicit CLI flags override the file, and ``-o key=value`` overrides both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: CLI spellings of run settings -> RunConfig field names.
+ALIASES = {
+    "train": "train_file",
+    "validation": "validation_file",
+    "test": "test_file",
+    "format": "data_format",
+    "lr": "learning_rate",
+    "data_option": "data_options",
+    "option": "options",
+}
+
+
+#: Help of RunConfig fields that have no `hamr train` flag of the same meaning (used when the field has no
+#: ``help`` metadata of its own).
+RUN_HELP = {
+    "seed": "Seed of the model's initialisation, the sampling, the training cap and a carved validation split.",
+    "save_model": "Save the model and tokenizer into output_dir/model (`hamr train --no-save-model` turns it off).",
+    "evaluate_each_epoch": "Evaluate on validation after every epoch (epoch_metrics.jsonl).",
+}
+#: TrainingArguments fields listed by `hamr options` even without --transformers (documented hamr features).
+HIGHLIGHTED_TRAINING_ARGUMENTS = ("report_to",)
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+def run_config_class():
+    from . import RunConfig  # the public name: wherever the class lives, hamr re-exports it
+
+    return RunConfig
+
+
+def arguments_class(method: Any):
+    """The arguments dataclass whose fields a method's options are (HAMRArguments for HAMR)."""
+    from . import HAMRArguments, ImbalanceArguments
+    from .enums import Method
+
+    return HAMRArguments if Method.parse(method) == Method.HAMR else ImbalanceArguments
+
+
+def _types(cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints.get(f.name, f.type) for f in dataclasses.fields(cls)}
+
+
+def _base_type(typ: Any) -> tuple[Any, bool]:
+    """(the type without Optional, whether None is allowed)."""
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        return (args[0] if len(args) == 1 else typ), type(None) in typing.get_args(typ)
+    return typ, False
+
+
+def coerce(value: Any, typ: Any, where: str) -> Any:
+    """``value`` (from YAML/JSON, or a string) as the field's type; a :class:`ConfigError` naming ``where``."""
+    base, nullable = _base_type(typ)
+    single = typing.get_origin(base) not in (typing.Union, types.UnionType)  # report_to: str | list, "none" is a word
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and nullable and single):
+        if nullable or base is Any:
+            return None
+        raise ConfigError(f"{where}: may not be null")
+    try:
+        if isinstance(base, type) and issubclass(base, enum.Enum):
+            return base.parse(value) if hasattr(base, "parse") else base(value)
+        if base is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                return value.lower() in ("1", "true", "yes", "on")
+            raise ValueError(f"expected true/false, found {value!r}")
+        if base is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(f"expected an integer, found {value!r}")
+            return int(value)
+        if base is float:
+            if isinstance(value, bool):
+                raise ValueError(f"expected a number, found {value!r}")
+            return float(value)
+        if base is str:
+            if isinstance(value, (dict, list)):
+                raise ValueError(f"expected a string, found {type(value).__name__}")
+            return str(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return value
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a ``.yaml`` / ``.yml`` / ``.json`` file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    suffix = p.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    elif suffix == ".json":
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}: not valid JSON: {exc}") from None
+    else:
+        raise ConfigError(f"{p}: expected a .yaml, .yml or .json file")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping of settings at the top level, found {type(raw).__name__}")
+    return raw
+
+
+def resolve(raw: dict[str, Any], path: str, method: Any | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a config mapping into (RunConfig fields, method options), typed and checked. ``method`` (an explicit
+    CLI ``--method``) decides the arguments class over the file's ``method``."""
+    run_types = _types(run_config_class())
+    norm = {ALIASES.get(str(k).replace("-", "_"), str(k).replace("-", "_")): (k, v) for k, v in raw.items()}
+    chosen = method if method is not None else norm.get("method", (None, None))[1]
+    if chosen is None:  # RunConfig's default method
+        chosen = next(f.default for f in dataclasses.fields(run_config_class()) if f.name == "method")
+    try:
+        cls = arguments_class(chosen)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: method: {exc}") from None
+    arg_types = _types(cls)
+    run: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+
+    def option(key: str, value: Any, where: str) -> None:
+        if key not in arg_types:
+            raise ConfigError(f"{path}: {where}: unknown option: not a field of {cls.__name__} (method {chosen}); "
+                              "`hamr options --method ...` lists them")
+        options[key] = coerce(value, arg_types[key], f"{path}: {where}")
+
+    for key, (orig, value) in norm.items():
+        if key == "options":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {orig}: expected a mapping of method options")
+            for k, v in value.items():
+                option(str(k).replace("-", "_"), v, f"{orig}.{k}")
+        elif key == "data_options":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {orig}: expected a mapping of loader options")
+            run[key] = dict(value)
+        elif key in run_types:
+            run[key] = coerce(value, run_types[key], f"{path}: {orig}")
+        elif key in arg_types:
+            option(key, value, str(orig))
+        else:
+            raise ConfigError(f"{path}: {orig}: unknown key: neither a run setting nor a field of {cls.__name__} "
+                              f"(method {chosen}); `hamr options` lists every key")
+    return run, options
+
+
+def load(path: str | Path, method: Any | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read and resolve a config file: (RunConfig fields, method options)."""
+    return resolve(read_file(path), str(path), method)
+
+
+# ------------------------------------------------------------------------------------------ hamr options
+
+
+@dataclass
+class FieldInfo:
+    name: str
+    type: str
+    default: str
+    help: str
+    group: str  # "run", the method's arguments class, or "TrainingArguments"
+
+
+def _type_name(typ: Any) -> str:
+    base, nullable = _base_type(typ)
+    if isinstance(base, type) and issubclass(base, enum.Enum):
+        name = " | ".join(str(m.value) for m in base)
+    else:
+        name = getattr(base, "__name__", None) or str(base).replace("typing.", "")
+    return f"{name} | None" if nullable else name
+
+
+def _default(f: dataclasses.Field) -> str:
+    if f.default is not dataclasses.MISSING:
+        v = f.default
+        return str(v.value) if isinstance(v, enum.Enum) else repr(v)
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return repr(f.default_factory())  # type: ignore[misc]
+    return "(required)"
+
+
+def _cli_help() -> dict[str, str]:
+    """Help of `hamr train`'s flags by RunConfig field, for RunConfig fields without a ``help`` of their own."""
+    try:
+        import typer
+
+        from .cli import app
+
+        cmd = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - the list still works without the CLI's help texts
+        return {}
+    names = {"data_option": "data_options", "option": "options", "no_save_model": "save_model"}
+    return {names.get(p.name, p.name): (getattr(p, "help", None) or "") for p in cmd.params}
+
+
+def list_fields(method: Any | None = None, transformers_fields: bool = False) -> list[FieldInfo]:
+    """Every settable field: the run settings, then the method's own arguments (all methods' with ``method``
+    None), then, with ``transformers_fields``, the inherited ``TrainingArguments`` fields."""
+    from transformers import TrainingArguments
+
+    from . import HAMRArguments, ImbalanceArguments
+
+    cli_help = _cli_help()
+    out: list[FieldInfo] = []
+    run_cls = run_config_class()
+    rtypes = _types(run_cls)
+    for f in dataclasses.fields(run_cls):
+        out.append(FieldInfo(f.name, _type_name(rtypes[f.name]), _default(f),
+                             f.metadata.get("help") or RUN_HELP.get(f.name) or cli_help.get(f.name, ""), "run"))
+    base = {f.name for f in dataclasses.fields(TrainingArguments)}
+    classes = [arguments_class(method)] if method is not None else [ImbalanceArguments, HAMRArguments]
+    seen: set[str] = set(rtypes)
+    for cls in classes:
+        types_ = _types(cls)
+        own = [f for f in dataclasses.fields(cls) if f.name not in base and f.name not in seen]
+        if method is not None:  # only the fields the method reads (HAMR: its own; a baseline: its few)
+            from .pipeline import relevant_method_settings
+
+            keep = set(relevant_method_settings(method, {f.name: "" for f in own}))
+            own = [f for f in own if f.name in keep]
+        for f in own:
+            seen.add(f.name)
+            out.append(FieldInfo(f.name, _type_name(types_[f.name]), _default(f), f.metadata.get("help", ""),
+                                 cls.__name__))
+    types_ = _types(TrainingArguments)
+    for f in dataclasses.fields(TrainingArguments):
+        if f.name in HIGHLIGHTED_TRAINING_ARGUMENTS and f.name not in seen:
+            seen.add(f.name)
+            out.append(FieldInfo(f.name, "none | tensorboard | wandb (a list: several)", "'none'",
+                                 "Where the Trainer logs (`hamr train --report-to`); HAMR adds per-class "
+                                 "hamr/weight_mean/<class> and hamr/sampling_mass/<class> each epoch.",
+                                 "TrainingArguments"))
+    if transformers_fields:
+        for f in dataclasses.fields(TrainingArguments):
+            if f.name not in seen and f.init:
+                seen.add(f.name)
+                out.append(FieldInfo(f.name, _type_name(types_[f.name]), _default(f),
+                                     " ".join(str(f.metadata.get("help", "")).split()), "TrainingArguments"))
+    return out
