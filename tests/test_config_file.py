@@ -68,7 +68,7 @@ def test_every_run_setting_and_every_method_field_is_accepted():
 @pytest.fixture
 def captured(monkeypatch):
     seen = []
-    monkeypatch.setattr(pipeline, "run", lambda config: seen.append(config) or {})
+    monkeypatch.setattr(pipeline, "run", lambda config, **kw: seen.append(config) or {})
     return seen
 
 
