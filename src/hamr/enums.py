@@ -40,7 +40,16 @@ class Method(_StrEnum):
     LNR = "lnr"
     GBC = "gbc"
     METABALANCE = "metabalance"
+    LOGIT_ADJUSTMENT = "logit_adjustment"
+    BALANCED_SOFTMAX = "balanced_softmax"
     HAMR = "hamr"
+
+
+class LogitAdjustmentForm(_StrEnum):
+    """Logit adjustment (Menon et al., ICLR 2021): where the offset τ·log π acts."""
+
+    POST_HOC = "post_hoc"  # train with plain CE, subtract τ·log π from the logits at prediction
+    LOSS = "loss"  # train on CE(f(x) + τ·log π, y), predict with the plain logits (τ = 1: Balanced Softmax)
 
 
 class LookaheadScope(_StrEnum):

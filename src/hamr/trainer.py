@@ -27,13 +27,14 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 from transformers import Trainer, TrainerCallback
 
 from .distributed import global_mean, global_zscore
-from .enums import HardnessStat, HypergradBackend, InnerLR, Method, TaskType, TokenClassWeights, WNetInputs, WeightUnit
+from .enums import HardnessStat, HypergradBackend, InnerLR, LogitAdjustmentForm, Method, TaskType, TokenClassWeights, WNetInputs, WeightUnit
 from .losses import (
     WeightedCrossEntropy,
     build_loss,
     class_counts_from_labels,
     effective_number_weights,
     inverse_frequency_weights,
+    log_prior,
     per_example_ce,
     token_mean_weights,
 )
@@ -159,6 +160,8 @@ class ImbalanceTrainer(Trainer):
                     focal_gamma=args.focal_gamma,
                     beta=args.effective_number_beta,
                     dice_smooth=args.dice_smooth,
+                    logit_adjustment_tau=args.logit_adjustment_tau,
+                    logit_adjustment_form=args.logit_adjustment_form,
                 )
         self.loss_fn = loss_fn.to(args.device)
         self.eval_loss_fn = WeightedCrossEntropy()
@@ -193,6 +196,19 @@ class ImbalanceTrainer(Trainer):
         loss_fn = self.loss_fn if model.training else self.eval_loss_fn
         loss = loss_fn(outputs.logits, labels)
         return (loss, outputs) if return_outputs else loss
+
+    def train(self, *args, **kwargs):
+        out = super().train(*args, **kwargs)
+        if self.args.method == Method.LOGIT_ADJUSTMENT and self.args.logit_adjustment_form == LogitAdjustmentForm.POST_HOC:
+            if self.class_counts is None:
+                raise ValueError("post-hoc logit adjustment needs labelled training data for the class priors")
+            from .logit_adjustment import apply_posthoc_adjustment
+
+            offset = self.posthoc_offset = apply_posthoc_adjustment(self.accelerator.unwrap_model(self.model), log_prior(self.class_counts),
+                                              self.args.logit_adjustment_tau)
+            logger.info("post-hoc logit adjustment: subtracted τ·log π (%s) from the output bias",
+                        ", ".join(f"{v:.2f}" for v in offset.tolist()))
+        return out
 
     def _get_train_sampler(self, train_dataset=None):
         if self.args.method == Method.BALANCED_SAMPLER:

@@ -16,6 +16,7 @@ from .enums import (
     HardnessStat,
     HypergradBackend,
     InnerLR,
+    LogitAdjustmentForm,
     LookaheadScope,
     MemoryMode,
     Method,
@@ -81,9 +82,23 @@ class ImbalanceArguments(TrainingArguments):
     metabalance_outer_batches: int = field(
         default=4, metadata={"help": "MetaBalance: outer losses accumulated per optimiser step."}
     )
+    logit_adjustment_tau: float = field(
+        default=1.0, metadata={"help": "Logit adjustment (Menon et al. 2021): τ of the offset τ·log π (1: the paper's)."}
+    )
+    logit_adjustment_form: LogitAdjustmentForm = field(
+        default=LogitAdjustmentForm.POST_HOC,
+        metadata={
+            "help": "Logit adjustment: post_hoc (train with CE, predict with f(x) − τ·log π, folded into the output "
+            "bias after training) | loss (train on CE(f(x) + τ·log π), predict with f(x)). post_hoc is the default "
+            "because the loss form at τ = 1 is Balanced Softmax exactly (method balanced_softmax)."
+        },
+    )
 
     def __post_init__(self) -> None:
         self.method = Method.parse(self.method)
+        self.logit_adjustment_form = LogitAdjustmentForm.parse(self.logit_adjustment_form)
+        if self.logit_adjustment_tau < 0:
+            raise ValueError(f"ImbalanceArguments.logit_adjustment_tau must be >= 0, got {self.logit_adjustment_tau}")
         if self.gbc_weight_lr is not None and not self.gbc_weight_lr > 0:
             raise ValueError(f"ImbalanceArguments.gbc_weight_lr must be > 0 (or None: 1/η_in), got {self.gbc_weight_lr}")
         super().__post_init__()
