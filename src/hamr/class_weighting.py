@@ -135,7 +135,7 @@ class ClassResidualReweighter:
         with torch.autocast(device_type=z.device.type, enabled=False):
             a = self.beta[self.group_of_label.to(unit_labels.device)[unit_labels]]
             if self.use_residual:
-                a = a + self.net(z.float())
+                a = a + self.net(z.to(self.net.fc1.weight.dtype))
         return a
 
     def weights(self, z: torch.Tensor, unit_labels: torch.Tensor) -> torch.Tensor:
