@@ -51,7 +51,8 @@ def test_bad_fraction_is_refused():
 
 
 @pytest.mark.filterwarnings("ignore:class .*:UserWarning")
-def test_pipeline_scores_the_heldout_half_and_keeps_it_out_of_the_meta_set(tmp_path, monkeypatch):
+@pytest.mark.parametrize("dataset", ["humaid_idai19", "tweetner7"])
+def test_pipeline_scores_the_heldout_half_and_keeps_it_out_of_the_meta_set(dataset, tmp_path, monkeypatch):
     """A whole pipeline run (tiny model): validation_heldout in metrics.json, the meta set built from the other
     half (its validation rows are exactly the meta half's)."""
     import hamr.embeddings
@@ -70,17 +71,21 @@ def test_pipeline_scores_the_heldout_half_and_keeps_it_out_of_the_meta_set(tmp_p
     monkeypatch.setattr(hamr.embeddings, "embed_texts", lambda texts, *a, **k: random_embeddings(len(texts)))
     monkeypatch.setattr(pipeline, "load_model", lambda task, vocab, model=None: tiny_bert(
         pipeline.load_tokenizer(), len(vocab), str(task)))
-    config = pipeline.RunConfig(dataset="humaid_idai19", limit=40, method="hamr", max_length=32, epochs=1,
+    config = pipeline.RunConfig(dataset=dataset, limit=40, method="hamr", max_length=32, epochs=1,
                                 batch_size=8, output_dir=str(tmp_path), save_model=False, evaluate_each_epoch=False,
                                 options={"disable_tqdm": True})
     result = pipeline.run(config)
     bundle = pipeline.load_data(config)
     h = split_validation(bundle.validation, 0.5, 0)
-    assert seen["validation"].texts == [bundle.validation.texts[i] for i in h.meta_indices]
+    assert seen["validation"].all_texts() == [bundle.validation.text(i) for i in h.meta_indices]
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["validation_holdout"]["heldout_examples"] == len(h.heldout_indices)
     for key in ("validation", "validation_heldout", "validation_meta_half"):
         assert 0.0 <= m[key]["macro_f1"] <= 1.0
-    n_held = sum(v["support"] for v in m["validation_heldout"]["per_class"].values())
-    assert n_held == len(h.heldout_indices)
+    if dataset == "humaid_idai19":
+        n_held = sum(v["support"] for v in m["validation_heldout"]["per_class"].values())
+        assert n_held == len(h.heldout_indices)
+    else:  # entity mentions of the held-out sentences
+        held = bundle.validation.subset(h.heldout_indices).label_counts()
+        assert {k: v["support"] for k, v in m["validation_heldout"]["per_type"].items() if v["support"]} == held
     assert result["meta_validation_examples"] == len(h.meta_indices)

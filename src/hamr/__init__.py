@@ -45,6 +45,7 @@ _LAZY = {
     "encode_split": "tasks",
     "load_model": "tasks",
     "load_tokenizer": "tasks",
+    "TokenizerMismatchError": "tasks",
 }
 
 
