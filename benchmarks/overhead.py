@@ -44,6 +44,10 @@ CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 3 ste
     "hamr_last1_os12": {"lookahead_scope": "last_k", "meta_interval": 1, "oversample": 1.2},
     "hamr_os12_interval3": {"oversample": 1.2, "meta_interval": 3},
     "hamr_last1_fd": {"lookahead_scope": "last_k", "meta_interval": 1, "hypergrad_backend": "finite_difference", "oversample": 1.0},
+    # issue 22: the head-only hypergradient from cached encoder features, and the class_residual weighting form
+    "hamr_default_cached": {"hypergrad_backend": "head_cached"},
+    "hamr_cr_exact": {"weighting_form": "class_residual"},
+    "hamr_cr_cached": {"weighting_form": "class_residual", "hypergrad_backend": "head_cached"},
 }
 
 

@@ -9,6 +9,9 @@ import torch.nn.functional as F
 
 from hamr.enums import Method
 from hamr.losses import (
+    BalancedSoftmaxLoss,
+    LogitAdjustedLoss,
+    log_prior,
     DiceLoss,
     FocalLoss,
     WeightedCrossEntropy,
@@ -200,6 +203,8 @@ def test_no_labelled_item_gives_zero_with_graph():
         DiceLoss(square_denominator=True, alpha=0.5),
         lambda x, y: per_example_ce(x, y).sum(),
         lambda x, y: per_example_ce(x, y, token_reduction="max").sum(),
+        BalancedSoftmaxLoss(log_prior([5, 1, 2])),
+        LogitAdjustedLoss(log_prior([5, 1, 2]), tau=0.5),
     ],
 )
 def test_ignored_positions_change_nothing(loss_fn):
@@ -286,9 +291,75 @@ def test_build_loss():
     approx_list(focal.alpha, [14 / 11, 8 / 11])
     dice = build_loss("dice", counts, dice_smooth=0.5)
     assert isinstance(dice, DiceLoss) and dice.smooth == 0.5
-    for method in (Method.HAMR, Method.LNR, Method.GBC, Method.METABALANCE, Method.BALANCED_SAMPLER):
+    for method in (Method.HAMR, Method.LNR, Method.GBC, Method.METABALANCE, Method.BALANCED_SAMPLER,
+                   Method.LOGIT_ADJUSTMENT):  # logit adjustment's default form is post-hoc: it trains on plain CE
         loss = build_loss(method, counts)
         assert isinstance(loss, WeightedCrossEntropy) and loss.weights is None
+    bs = build_loss("balanced_softmax", counts)
+    assert isinstance(bs, BalancedSoftmaxLoss)
+    approx_list(bs.offsets, [np.log(0.25), np.log(0.75)])
+    la = build_loss("logit_adjustment", counts, logit_adjustment_form="loss", logit_adjustment_tau=2.0)
+    assert type(la) is LogitAdjustedLoss
+    approx_list(la.offsets, [2 * np.log(0.25), 2 * np.log(0.75)])
+
+
+# ------------------------------------------------------------------- logit adjustment and Balanced Softmax
+
+
+def test_log_prior_by_hand_and_unseen_class_is_finite():
+    approx_list(log_prior([1, 3]), [np.log(0.25), np.log(0.75)])
+    lp = log_prior([0, 4, 5])  # an unseen class counts as 1 (of 10)
+    approx_list(lp, [np.log(0.1), np.log(0.4), np.log(0.5)])
+
+
+def test_balanced_softmax_equals_ce_on_logits_plus_log_counts():
+    torch.manual_seed(0)
+    x, y = torch.randn(7, 3), torch.tensor([0, 0, 1, 2, 0, 1, 0])
+    counts = torch.tensor([100.0, 10.0, 1.0])
+    expected = F.cross_entropy(x + torch.log(counts), y)  # Ren et al.: softmax with n_j exp(η_j)
+    torch.testing.assert_close(BalancedSoftmaxLoss(log_prior(counts))(x, y), expected)
+    # = logit adjustment's loss form at τ = 1; τ = 0 is plain CE
+    torch.testing.assert_close(LogitAdjustedLoss(log_prior(counts), tau=1.0)(x, y), expected)
+    torch.testing.assert_close(LogitAdjustedLoss(log_prior(counts), tau=0.0)(x, y), F.cross_entropy(x, y))
+    half = LogitAdjustedLoss(log_prior(counts), tau=0.5)(x, y)
+    torch.testing.assert_close(half, F.cross_entropy(x + 0.5 * torch.log(counts / counts.sum()), y))
+
+
+def test_balanced_softmax_on_tokens_by_hand():
+    torch.manual_seed(2)
+    x = torch.randn(2, 3, 3)
+    y = torch.tensor([[0, 1, -100], [2, 0, 0]])
+    lp = log_prior([6, 2, 1])
+    keep = y != -100
+    expected = F.cross_entropy(x[keep] + lp, y[keep])
+    torch.testing.assert_close(BalancedSoftmaxLoss(lp)(x, y), expected)
+    per = BalancedSoftmaxLoss(lp, reduction="none")(x, y)
+    assert per.shape == (2, 3) and per[0, 2] == 0
+
+
+def test_logit_adjusted_loss_raises_rare_class_logits():
+    """One gradient step on the adjusted loss moves a rare class's logit up more than plain CE does."""
+    x = torch.zeros(4, 2, requires_grad=True)
+    y = torch.tensor([0, 0, 0, 1])
+    LogitAdjustedLoss(log_prior([90, 10]))(x, y).backward()
+    g_la = x.grad.clone()
+    x.grad = None
+    F.cross_entropy(x, y).backward()
+    assert g_la[3, 1] < x.grad[3, 1] < 0  # a larger push up on the rare example's own logit
+
+
+def test_posthoc_adjustment_folds_the_offset_into_the_output_bias():
+    from hamr.logit_adjustment import apply_posthoc_adjustment
+
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    x = torch.randn(5, 4)
+    before = model(x).detach()
+    lp = log_prior([80, 15, 5])
+    apply_posthoc_adjustment(model, lp, tau=1.0)
+    torch.testing.assert_close(model(x).detach(), before - lp)
+    with pytest.raises(ValueError, match="no Linear layer with 7 outputs"):
+        apply_posthoc_adjustment(model, torch.zeros(7))
 
 
 # ------------------------------------------------------------------------------------------------- LNR

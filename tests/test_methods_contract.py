@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import random_embeddings, tiny_bert
 from hamr import Method, TaskType
@@ -92,3 +93,12 @@ def test_every_method_trains_through_the_pipeline(method, data, tokenizer, tmp_p
         assert all(math.isfinite(r["metabalance_outer_loss"]) for r in history if "metabalance_outer_loss" in r)
     elif method == Method.HAMR:
         assert trainer.meta_steps > 0  # the bi-level step ran
+    elif method == Method.BALANCED_SOFTMAX:
+        from hamr.losses import BalancedSoftmaxLoss, log_prior
+
+        assert isinstance(trainer.loss_fn, BalancedSoftmaxLoss)  # priors per tag over labelled tokens for NER
+        assert torch.allclose(trainer.loss_fn.offsets.cpu(), log_prior(trainer.class_counts))
+    elif method == Method.LOGIT_ADJUSTMENT:  # post-hoc by default: the offset went into the output bias
+        from hamr.losses import log_prior
+
+        assert torch.allclose(trainer.posthoc_offset.cpu(), log_prior(trainer.class_counts))

@@ -916,8 +916,12 @@ def run_grid(
                 eta = progress["spent"] / counts["finished"] * len(rest) / jobs
             val = m.get("validation") or {}
             test_part = f" · test {_pct(test.get('macro_f1'))} / {_pct(test.get('micro_f1'))}" if show_test else ""
-            log(f"{tag} {spec.describe()} · validation macro/micro-F1 {_pct(val.get('macro_f1'))} / "
-                f"{_pct(val.get('micro_f1'))}{test_part} · "
+            held = m.get("validation_heldout")
+            # with the hold-out (issue 22) the line shows the half HAMR's meta set never saw, and no test figure
+            scores = (f"validation held-out half macro/micro-F1 {_pct(held.get('macro_f1'))} / "
+                      f"{_pct(held.get('micro_f1'))}" if held else
+                      f"validation macro/micro-F1 {_pct(val.get('macro_f1'))} / {_pct(val.get('micro_f1'))}{test_part}")
+            log(f"{tag} {spec.describe()} · {scores} · "
                 f"{m.get('seconds_per_epoch', float('nan')):.0f} s/epoch · "
                 f"{_hms(wall)} · ETA {_hms(eta) if rest else 'done'}", style="green")
 
@@ -964,7 +968,10 @@ def run_one(run_file: str | os.PathLike) -> dict[str, Any]:
     config = pipeline.RunConfig(**payload["config"])
     result = pipeline.run(config)
     test = result.get("test") or {}
-    print(f"done: {config.dataset} {config.method} seed {config.seed} · macro-F1 {_pct(test.get('macro_f1'))} · "
+    held = result.get("validation_heldout")
+    score = (f"held-out validation macro-F1 {_pct(held.get('macro_f1'))}" if held
+             else f"macro-F1 {_pct(test.get('macro_f1'))}")
+    print(f"done: {config.dataset} {config.method} seed {config.seed} · {score} · "
           f"{result.get('train_seconds', 0):.0f} s", flush=True)
     return result
 

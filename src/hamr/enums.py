@@ -40,7 +40,16 @@ class Method(_StrEnum):
     LNR = "lnr"
     GBC = "gbc"
     METABALANCE = "metabalance"
+    LOGIT_ADJUSTMENT = "logit_adjustment"
+    BALANCED_SOFTMAX = "balanced_softmax"
     HAMR = "hamr"
+
+
+class LogitAdjustmentForm(_StrEnum):
+    """Logit adjustment (Menon et al., ICLR 2021): where the offset τ·log π acts."""
+
+    POST_HOC = "post_hoc"  # train with plain CE, subtract τ·log π from the logits at prediction
+    LOSS = "loss"  # train on CE(f(x) + τ·log π, y), predict with the plain logits (τ = 1: Balanced Softmax)
 
 
 class LookaheadScope(_StrEnum):
@@ -85,6 +94,7 @@ class HypergradBackend(_StrEnum):
 
     EXACT = "exact"  # second-order, through the virtual step with create_graph=True
     FINITE_DIFFERENCE = "finite_difference"  # first-order: two extra gradient evaluations (DARTS-style)
+    HEAD_CACHED = "head_cached"  # exact, over the head alone from cached encoder features (lookahead_scope=head)
 
 
 class AblationMode(_StrEnum):
@@ -95,6 +105,25 @@ class AblationMode(_StrEnum):
     WITHOUT_RESAMPLING = "without_resampling"
     WITHOUT_KNN = "without_knn"
     WITHOUT_ALL = "without_all"
+    # issue 22, weighting_form=class_residual only
+    WITHOUT_CLASS_PARAMS = "without_class_params"  # β, δ frozen at their start; the residual u_φ still learns
+    WITHOUT_RESIDUAL = "without_residual"  # no per-example residual (u_φ ≡ 0); β, δ still learn
+
+
+class WeightingForm(_StrEnum):
+    """How HAMR's example weights are formed (issue 22)."""
+
+    WNET = "wnet"  # w = clip(s·prior / mean_B(s·prior)), s = sigmoid(g_φ(z)): the paper's form with a class-level start
+    CLASS_RESIDUAL = "class_residual"  # w = B·softmax_B(β_y + u_φ(z)), inner loss CE(f(x) + δ, y): learned class terms
+
+
+class MetaObjective(_StrEnum):
+    """The meta loss on a meta batch (issue 22)."""
+
+    PLAIN = "plain"  # mean CE over the batch's units (today; with meta_class_balanced batches, balanced for classification)
+    BALANCED = "balanced"  # mean over classes of the class-mean CE (NER: ½ O, ½ mean over entity tags)
+    NATURAL = "natural"  # class-mean CEs weighted by the training class prior (NER: tag prior over labelled tokens)
+    HALF = "half"  # ½ balanced + ½ natural
 
 
 class WNetInputs(_StrEnum):

@@ -35,6 +35,9 @@ __all__ = [
     "DiceLoss",
     "FocalLoss",
     "WeightedCrossEntropy",
+    "LogitAdjustedLoss",
+    "BalancedSoftmaxLoss",
+    "log_prior",
     "build_loss",
     "class_counts_from_labels",
     "effective_number_weights",
@@ -298,6 +301,53 @@ class DiceLoss(nn.Module):
         return _reduce(per_item, mask, "none")
 
 
+# ----------------------------------------------------------------------- logit adjustment, Balanced Softmax
+
+
+def log_prior(counts: Iterable[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
+    """log π_c = log(n_c / Σ n) per label id (NER: per tag over labelled tokens). A class never seen in training
+    counts as 1 (its log prior is finite, the lowest of all), so its adjusted logit stays defined."""
+    n = _as_counts(counts)
+    n = np.maximum(n, 1.0)
+    return torch.tensor(np.log(n / n.sum()), dtype=torch.float32)
+
+
+class LogitAdjustedLoss(nn.Module):
+    """Logit-adjusted cross-entropy (Menon et al., ICLR 2021, loss form): ``CE(f(x) + τ·log π, y)`` over the
+    labelled items (token-aware: -100 ignored; NER priors per tag over labelled tokens). The model is used
+    with its plain logits at prediction, so the offset pushes it to raise the logits of rare classes. With
+    τ = 1 this is exactly Balanced Softmax (:class:`BalancedSoftmaxLoss`)."""
+
+    offsets: torch.Tensor
+
+    def __init__(self, log_priors: Iterable[float] | torch.Tensor, tau: float = 1.0, reduction: Reduction = "mean"):
+        super().__init__()
+        if tau < 0:
+            raise ValueError(f"tau must be >= 0, got {tau}")
+        self.tau = float(tau)
+        self.reduction = _check_reduction(reduction)
+        lp = _class_tensor(log_priors)
+        if lp is None or not torch.isfinite(lp).all():
+            raise ValueError("log priors must be finite (see hamr.losses.log_prior)")
+        self.register_buffer("offsets", self.tau * lp)
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        x, y, mask = _flatten(logits, labels)
+        if self.offsets.numel() != x.shape[-1]:
+            raise ValueError(f"{self.offsets.numel()} log priors for {x.shape[-1]} classes")
+        loss = F.cross_entropy(x + self.offsets.to(x.dtype), y, reduction="none")
+        return _reduce(loss, mask, self.reduction)
+
+
+class BalancedSoftmaxLoss(LogitAdjustedLoss):
+    """Balanced Softmax (Ren et al., NeurIPS 2020): the softmax of the training distribution is
+    ``n_j exp(η_j) / Σ_k n_k exp(η_k)``, i.e. CE on ``η + log n`` (= ``η + log π``, the constant log N cancels);
+    the plain logits η are the balanced predictor used at test. Token-aware like every loss here."""
+
+    def __init__(self, log_priors: Iterable[float] | torch.Tensor, reduction: Reduction = "mean"):
+        super().__init__(log_priors, tau=1.0, reduction=reduction)
+
+
 # ------------------------------------------------------------------------------------------ HAMR's CE
 
 
@@ -337,6 +387,8 @@ def build_loss(
     focal_gamma: float = 2.0,
     beta: float = 0.9999,
     dice_smooth: float = 1e-4,
+    logit_adjustment_tau: float = 1.0,
+    logit_adjustment_form: str = "post_hoc",
 ) -> nn.Module:
     """The training loss of a method (mean reduction), per method.md §6.
 
@@ -346,6 +398,10 @@ def build_loss(
     - ``focal``: :class:`FocalLoss` with γ = ``focal_gamma`` and class-balanced α =
       :func:`effective_number_weights` ``(beta)``;
     - ``dice``: :class:`DiceLoss` with ``smooth = dice_smooth``;
+    - ``balanced_softmax``: :class:`BalancedSoftmaxLoss` (log priors from ``class_counts``);
+    - ``logit_adjustment``: with ``logit_adjustment_form="loss"`` :class:`LogitAdjustedLoss` (τ =
+      ``logit_adjustment_tau``); the post-hoc form trains on plain CE (the offset acts at prediction,
+      :func:`hamr.logit_adjustment.apply_posthoc_adjustment`);
     - every other method (HAMR, LNR, GBC, MetaBalance, balanced sampler) changes the data or the weighting
       elsewhere and trains on plain CE.
 
@@ -361,6 +417,13 @@ def build_loss(
         return FocalLoss.class_balanced(class_counts, gamma=focal_gamma, beta=beta)
     if method == Method.DICE:
         return DiceLoss(smooth=dice_smooth)
+    if method == Method.BALANCED_SOFTMAX:
+        return BalancedSoftmaxLoss(log_prior(class_counts))
+    if method == Method.LOGIT_ADJUSTMENT:
+        from .enums import LogitAdjustmentForm
+
+        if LogitAdjustmentForm.parse(logit_adjustment_form) == LogitAdjustmentForm.LOSS:
+            return LogitAdjustedLoss(log_prior(class_counts), tau=logit_adjustment_tau)
     return WeightedCrossEntropy()
 
 

@@ -80,6 +80,11 @@ class RunConfig:
     output_dir: str = "runs/latest"
     save_model: bool = True
     evaluate_each_epoch: bool = True
+    # honest validation (issue 22, hamr.holdout): this share of the validation split, a stratified cut seeded by
+    # validation_holdout_seed (fixed, not the run's seed), is kept out of HAMR's meta set and scored apart for
+    # every method as metrics.json's ``validation_heldout``; 0 switches it off (the meta set takes all of it)
+    validation_holdout: float = 0.5
+    validation_holdout_seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: CheckpointEvery = CheckpointEvery.NONE  # none (bench default) | epoch | steps
     checkpoint_steps: int | None = None  # with checkpoint_every=steps: save every N optimiser steps
@@ -96,6 +101,8 @@ class RunConfig:
         if self.train_file is not None and self.task is None:
             raise ValueError("a run from files needs task=classification|ner")
         validate_run_sizes(self)
+        if not 0.0 <= self.validation_holdout < 1.0:
+            raise ValueError(f"RunConfig.validation_holdout must be in [0, 1), got {self.validation_holdout}")
         if self.checkpoint_every == CheckpointEvery.STEPS and self.checkpoint_steps is None:
             raise ValueError("RunConfig.checkpoint_steps: checkpoint_every=steps needs a step count >= 1")
         if self.checkpoint_every != CheckpointEvery.STEPS and self.checkpoint_steps is not None:
@@ -357,6 +364,23 @@ class RunContext:
         return kwargs
 
 
+def validation_holdout(config: RunConfig, bundle: DataBundle):
+    """The run's :class:`~hamr.holdout.ValidationHoldout` (None without a validation split or with the
+    hold-out off)."""
+    from .holdout import split_validation
+
+    if bundle.validation is None or not config.validation_holdout:
+        return None
+    return split_validation(bundle.validation, config.validation_holdout, config.validation_holdout_seed)
+
+
+def _rows(x, rows: list[int]):
+    """Rows of a prediction array (or of each array of a tuple)."""
+    if isinstance(x, tuple):
+        return tuple(_rows(a, rows) for a in x)
+    return np.asarray(x)[rows]
+
+
 def train_with_method(ctx: RunContext):
     """Build and train the Trainer for ``ctx.config.method``; return the trained Trainer."""
     from .trainer import HAMRTrainer, ImbalanceTrainer
@@ -368,7 +392,12 @@ def train_with_method(ctx: RunContext):
         args: HAMRArguments = ctx.args  # type: ignore[assignment]
         if ctx.bundle.validation is None:
             raise ValueError("HAMR needs a validation split to build the balanced meta set")
-        meta = build_meta_set(ctx.bundle.train, ctx.bundle.validation, seed=ctx.config.seed,
+        meta_source = ctx.bundle.validation
+        holdout = validation_holdout(ctx.config, ctx.bundle)
+        if holdout is not None:  # the held-out half never enters the meta set
+            meta_source = meta_source.subset(holdout.meta_indices, name="validation_meta_half")
+            ctx.extra["meta_validation_examples"] = len(holdout.meta_indices)
+        meta = build_meta_set(ctx.bundle.train, meta_source, seed=ctx.config.seed,
                               strip_from_train=args.meta_strip_from_train)
         train_split = meta.train if meta.train is not None else ctx.bundle.train
         train_ds = ctx.encode(train_split) if meta.train is not None else ctx.train
@@ -406,7 +435,8 @@ _BASELINE_FIELDS: dict[Method, tuple[str, ...]] = {
     Method.FOCAL: ("focal_gamma", "effective_number_beta"),
     Method.EFFECTIVE_NUMBER: ("effective_number_beta",),
 }
-_BASELINE_PREFIXES: dict[Method, str] = {Method.LNR: "lnr_", Method.GBC: "gbc_", Method.METABALANCE: "metabalance_"}
+_BASELINE_PREFIXES: dict[Method, str] = {Method.LNR: "lnr_", Method.GBC: "gbc_", Method.METABALANCE: "metabalance_",
+                                         Method.LOGIT_ADJUSTMENT: "logit_adjustment_"}
 
 
 def relevant_method_settings(method: Method | str, settings: dict[str, str]) -> dict[str, str]:
@@ -620,6 +650,18 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
             result[name] = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids,
                                                 gold_split=bundle.splits()[name],
                                                 word_index=encoded[name].word_index)
+            holdout = validation_holdout(config, bundle) if name == "validation" else None
+            if holdout is not None:  # the half HAMR's meta set never saw, and the half it could use
+                words = encoded[name].word_index
+                for key, rows in (("validation_heldout", holdout.heldout_indices),
+                                  ("validation_meta_half", holdout.meta_indices)):
+                    result[key] = evaluate_predictions(task, bundle, _rows(pred.predictions, rows),
+                                                       _rows(pred.label_ids, rows),
+                                                       gold_split=bundle.validation.subset(rows),
+                                                       word_index=None if words is None else [words[i] for i in rows])
+                result["validation_holdout"] = {"fraction": holdout.fraction, "seed": holdout.seed,
+                                                "heldout_examples": len(holdout.heldout_indices),
+                                                "meta_half_examples": len(holdout.meta_indices)}
             if name == "test" and trainer.is_world_process_zero():
                 _write_predictions(out / "test_predictions.tsv", task, bundle.test, pred.predictions,
                                    pred.label_ids, bundle, encoded[name].word_index)

@@ -27,13 +27,26 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 from transformers import Trainer, TrainerCallback
 
 from .distributed import global_mean, global_zscore
-from .enums import HardnessStat, HypergradBackend, InnerLR, Method, TaskType, TokenClassWeights, WNetInputs, WeightUnit
+from .enums import (
+    HardnessStat,
+    HypergradBackend,
+    InnerLR,
+    LogitAdjustmentForm,
+    MetaObjective,
+    Method,
+    TaskType,
+    TokenClassWeights,
+    WNetInputs,
+    WeightingForm,
+    WeightUnit,
+)
 from .losses import (
     WeightedCrossEntropy,
     build_loss,
     class_counts_from_labels,
     effective_number_weights,
     inverse_frequency_weights,
+    log_prior,
     per_example_ce,
     token_mean_weights,
 )
@@ -161,6 +174,8 @@ class ImbalanceTrainer(Trainer):
                     focal_gamma=args.focal_gamma,
                     beta=args.effective_number_beta,
                     dice_smooth=args.dice_smooth,
+                    logit_adjustment_tau=args.logit_adjustment_tau,
+                    logit_adjustment_form=args.logit_adjustment_form,
                 )
         self.loss_fn = loss_fn.to(args.device)
         self.eval_loss_fn = WeightedCrossEntropy()
@@ -212,6 +227,18 @@ class ImbalanceTrainer(Trainer):
             os.makedirs(folder, exist_ok=True)
             self._save_extra_checkpoint_state(folder)
             mark_checkpoint_complete(folder, global_step=self.state.global_step, epoch=self.state.epoch)
+    def train(self, *args, **kwargs):
+        out = super().train(*args, **kwargs)
+        if self.args.method == Method.LOGIT_ADJUSTMENT and self.args.logit_adjustment_form == LogitAdjustmentForm.POST_HOC:
+            if self.class_counts is None:
+                raise ValueError("post-hoc logit adjustment needs labelled training data for the class priors")
+            from .logit_adjustment import apply_posthoc_adjustment
+
+            offset = self.posthoc_offset = apply_posthoc_adjustment(self.accelerator.unwrap_model(self.model), log_prior(self.class_counts),
+                                              self.args.logit_adjustment_tau)
+            logger.info("post-hoc logit adjustment: subtracted τ·log π (%s) from the output bias",
+                        ", ".join(f"{v:.2f}" for v in offset.tolist()))
+        return out
 
     def _get_train_sampler(self, train_dataset=None):
         if self.args.method == Method.BALANCED_SAMPLER:
@@ -313,6 +340,20 @@ class HAMRTrainer(ImbalanceTrainer):
         meta_counts = class_counts_from_labels(meta_labels, self.num_labels) if meta_labels else None
         meta_weights = self._token_class_weights(args.meta_token_class_weights, meta_counts, mean_one=False)
         self.meta_loss_fn = WeightedCrossEntropy(meta_weights).to(args.device)
+        if args.meta_objective != MetaObjective.PLAIN:
+            if meta_weights is not None:
+                raise ValueError("HAMRArguments: meta_objective and meta_token_class_weights both weigh the meta "
+                                 "loss's classes; set one of them")
+            if self.class_counts is None:
+                raise ValueError("meta_objective needs labelled training data (the natural prior)")
+            from .meta_objective import MetaObjectiveLoss
+
+            self.meta_loss_fn = MetaObjectiveLoss(args.meta_objective, self.class_counts, self._outside_id(),
+                                                  ner=self.task == TaskType.NER).to(args.device)
+        self.class_reweighter = self._build_class_reweighter(args) if args.weighting_form == \
+            WeightingForm.CLASS_RESIDUAL else None
+        self._head_cache = None
+        self._unit_group_weights: list[tuple[np.ndarray, np.ndarray]] = []
         self.reweighter = MetaReweighter(
             2 if args.wnet_inputs == WNetInputs.LOSS_CLASS else 1,
             hidden=args.wnet_hidden,
@@ -347,6 +388,30 @@ class HAMRTrainer(ImbalanceTrainer):
         self.add_callback(_HAMRCallback(self))
 
     # -- setup ---------------------------------------------------------------------------------------
+    def _build_class_reweighter(self, args: HAMRArguments):
+        """β, δ per class group and the residual net (weighting_form=class_residual, hamr.class_weighting)."""
+        from .class_weighting import ClassResidualReweighter, class_groups
+
+        if self.accelerator.num_processes > 1 or args.fp16:
+            raise ValueError("weighting_form='class_residual' runs on one process without fp16 loss scaling")
+        if self.task == TaskType.NER and args.token_class_weights != TokenClassWeights.NONE:
+            raise ValueError("weighting_form='class_residual' learns the tags' weights (β); token_class_weights "
+                             "must be 'none'")
+        if self.class_counts is None:
+            raise ValueError("weighting_form='class_residual' needs labelled training data")
+        id2label = getattr(getattr(self.model, "config", None), "id2label", None) or {}
+        labels = [str(id2label.get(i, i)) for i in range(self.num_labels)]
+        groups = class_groups(labels, ner=self.task == TaskType.NER)
+        counts = np.zeros(len(groups), dtype=np.float64)
+        np.add.at(counts, groups.group_of_label.numpy(), np.asarray(self.class_counts, dtype=np.float64))
+        tau = self.settings["class_prior_power"]
+        beta0 = -tau * np.log(np.maximum(counts, 1.0))  # log n_c^(-τ): today's class-level start
+        return ClassResidualReweighter(
+            groups, torch.as_tensor(beta0, dtype=torch.float32), hidden=args.wnet_hidden,
+            wnet_lr=self.settings["wnet_lr"], class_lr=args.class_param_lr, weight_decay=args.wnet_weight_decay,
+            learn_class=args.learns_class_params, use_residual=args.uses_residual, device=args.device,
+        )
+
     @staticmethod
     def _class_tables(groups: np.ndarray, power: float) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per example: the standardised log training frequency of its class (a weight-net input) and the
@@ -544,10 +609,13 @@ class HAMRTrainer(ImbalanceTrainer):
         if meta_due:
             self._last_meta_global_step = step
         exact = args.hypergrad_backend == HypergradBackend.EXACT
+        cached = meta_due and args.hypergrad_backend == HypergradBackend.HEAD_CACHED
         attention = math_attention() if (meta_due and exact) else nullcontext()
-        with attention:
+        with attention, (self._cache(model).capture() if cached else nullcontext()):
             outputs = model(**inputs)
-        if args.uses_awe and self._token_unit:  # one weight per labelled token
+        if args.uses_awe and self.class_reweighter is not None:  # issue 22: learned β, δ and a residual
+            loss, memory_values, weights = self._class_residual_loss(model, inputs, labels, outputs.logits, meta_due)
+        elif args.uses_awe and self._token_unit:  # one weight per labelled token
             train_loss, hardness = self._token_units(outputs.logits, labels)
             features, prior = self._token_features(hardness, labels)
             if meta_due:
@@ -576,17 +644,89 @@ class HAMRTrainer(ImbalanceTrainer):
         self._log_acc["hamr_weight_max"].append(float(w_all.max()))
         return (loss, outputs) if return_outputs else loss
 
-    def _meta_step(self, model, inputs, labels, train_loss, features, prior) -> None:
+    # -- head-cached hypergradients (hypergrad_backend=head_cached) ----------------------------------------
+    def _cache(self, model):
+        if self._head_cache is None:
+            from .head_cache import HeadCache
+
+            unwrapped = self.accelerator.unwrap_model(model)
+            self._head_cache = HeadCache(unwrapped, select_lookahead(unwrapped, self.args.lookahead_scope))
+        return self._head_cache
+
+    def _meta_closures(self, model, inputs, labels):
+        """(look-ahead params, meta_loss_at, train_logits): ``train_logits`` is None for the exact backends
+        (the caller uses the training forward's own logits); for head_cached the head's logits on the training
+        batch's captured features, with their graph to the head only, and ``meta_loss_at`` runs the head on the
+        meta batch's features (one forward without a graph)."""
         args: HAMRArguments = self.args
         unwrapped = self.accelerator.unwrap_model(model)
         params = select_lookahead(unwrapped, args.lookahead_scope, args.lookahead_layers)
         meta = self._meta_batch()
         meta_labels = meta.pop("labels")
         ce = self.meta_loss_fn
+        if args.hypergrad_backend == HypergradBackend.HEAD_CACHED:
+            cache = self._cache(model)
+            train_features = cache.features
+            if train_features is None:
+                raise RuntimeError("head_cached: the training forward's head input was not captured")
+            meta_features = cache.features_of(unwrapped, meta)
+            cache.features = None
+
+            def cached_meta_loss_at(p):
+                return ce(cache.logits(meta_features, p), meta_labels)
+
+            return params, cached_meta_loss_at, cache.logits(train_features, params)
 
         def meta_loss_at(p):
             with frozen_except(unwrapped, params.values()), math_attention():
                 return ce(functional_call(unwrapped, p, args=(), kwargs=meta).logits, meta_labels)
+
+        return params, meta_loss_at, None
+
+    # -- weighting_form=class_residual -----------------------------------------------------------------
+    def _units(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(unit labels, hardness) of a batch: the examples (classification) or the labelled tokens (NER)."""
+        if self.task == TaskType.CLASSIFICATION:
+            return labels, per_example_ce(logits, labels)
+        mask = labels != IGNORE_INDEX
+        return labels[mask], per_example_ce(logits, labels, token_reduction="none")[mask]
+
+    def _unit_losses(self, logits: torch.Tensor, labels: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """CE(f(x) + δ, y) per unit, with graph to the logits (and δ)."""
+        shifted = logits + delta.to(logits.dtype)
+        if self.task == TaskType.CLASSIFICATION:
+            return per_example_ce(shifted, labels)
+        return per_example_ce(shifted, labels, token_reduction="none")[labels != IGNORE_INDEX]
+
+    def _class_residual_loss(self, model, inputs, labels, logits, meta_due):
+        cr = self.class_reweighter
+        unit_labels, hardness = self._units(logits, labels)
+        z = self._zscore(hardness)
+        if meta_due:
+            params, meta_loss_at, cached_logits = self._meta_closures(model, inputs, labels)
+            inner_logits = logits if cached_logits is None else cached_logits
+            result = cr.step(z, unit_labels, lambda d: self._unit_losses(inner_logits, labels, d), params,
+                             meta_loss_at, self._inner_lr())
+            self.meta_steps += 1
+            self._log_acc["hamr_meta_loss"].append(result.meta_loss)
+            self._log_acc["hamr_meta_skipped"].append(float(result.skipped))
+        w = cr.weights_no_grad(z, unit_labels)
+        losses = self._unit_losses(logits, labels, cr.logit_offsets())
+        loss = (w.to(losses.dtype) * losses).mean()
+        groups = cr.group_of_label.to(unit_labels.device)[unit_labels]
+        self._unit_group_weights.append((groups.cpu().numpy(), w.detach().float().cpu().numpy()))
+        if self.task == TaskType.CLASSIFICATION:
+            return loss, w, w
+        sentence = self._sentence_values(w, labels)
+        return loss, sentence, sentence
+
+    def _meta_step(self, model, inputs, labels, train_loss, features, prior) -> None:
+        args: HAMRArguments = self.args
+        unwrapped = self.accelerator.unwrap_model(model)
+        params, meta_loss_at, cached_logits = self._meta_closures(model, inputs, labels)
+        if cached_logits is not None:  # the inner loss from the head alone, on the captured features
+            train_loss = (self._token_units(cached_logits, labels)[0] if self._token_unit
+                          else self._example_losses(cached_logits, labels)[0])
 
         def train_loss_at(p):
             logits = functional_call(unwrapped, p, args=(), kwargs=inputs).logits
@@ -655,6 +795,17 @@ class HAMRTrainer(ImbalanceTrainer):
         mass = defaultdict(float)
         for gid, pi in zip(self.groups, p):
             mass[self._group_name(int(gid))] += float(pi)
+        extra: dict[str, Any] = {}
+        if self.class_reweighter is not None:
+            extra["class_params"] = self.class_reweighter.describe()
+            if self._unit_group_weights:  # the mean weight of the units (examples / labelled tokens) per group
+                g = np.concatenate([a for a, _ in self._unit_group_weights])
+                wu = np.concatenate([b for _, b in self._unit_group_weights])
+                names = self.class_reweighter.groups.names
+                extra["unit_weights_per_group"] = {
+                    names[int(k)]: {"n": int((g == k).sum()), "mean": float(wu[g == k].mean())} for k in np.unique(g)
+                }
+            self._unit_group_weights.clear()
         record = {
             "epoch": epoch,
             "global_step": self.state.global_step,
@@ -663,7 +814,8 @@ class HAMRTrainer(ImbalanceTrainer):
             "memory": {"min": float(self.memory.values.min()), "max": float(self.memory.values.max())},
             "boost_nonzero": int((self.boost > 0).sum()),
             "meta_steps": self.meta_steps,
-            "meta_steps_skipped": self.reweighter.num_skipped,
+            "meta_steps_skipped": (self.class_reweighter or self.reweighter).num_skipped,
+            **extra,
         }
         # rewrite the whole file atomically: one record per epoch, never a duplicate, never a half-written line
         records = [r for r in self._read_diagnostics() if int(r.get("epoch", 0)) < epoch] + [record]
@@ -699,6 +851,7 @@ class HAMRTrainer(ImbalanceTrainer):
     def hamr_state_dict(self) -> dict[str, Any]:
         return {
             "reweighter": self.reweighter.state_dict(),
+            "class_reweighter": None if self.class_reweighter is None else self.class_reweighter.state_dict(),
             "memory": self.memory.state_dict(),
             "boost": torch.from_numpy(self.boost.copy()),
             "sampler": self.sampler.state_dict(),
@@ -707,6 +860,10 @@ class HAMRTrainer(ImbalanceTrainer):
 
     def load_hamr_state_dict(self, state: dict[str, Any]) -> None:
         self.reweighter.load_state_dict(state["reweighter"])
+        if self.class_reweighter is not None:
+            if state.get("class_reweighter") is None:
+                raise ValueError("this HAMR checkpoint has no class-level parameters (written with weighting_form='wnet')")
+            self.class_reweighter.load_state_dict(state["class_reweighter"])
         self.memory.load_state_dict(state["memory"])
         self.boost = state["boost"].numpy().astype(np.float64)
         self.sampler.load_state_dict(state["sampler"])

@@ -16,12 +16,15 @@ from .enums import (
     HardnessStat,
     HypergradBackend,
     InnerLR,
+    LogitAdjustmentForm,
     LookaheadScope,
     MemoryMode,
+    MetaObjective,
     Method,
     TaskType,
     TokenClassWeights,
     WNetInputs,
+    WeightingForm,
     WeightUnit,
 )
 
@@ -131,9 +134,23 @@ class ImbalanceArguments(TrainingArguments):
     metabalance_outer_batches: int = field(
         default=4, metadata={"help": "MetaBalance: outer losses accumulated per optimiser step."}
     )
+    logit_adjustment_tau: float = field(
+        default=1.0, metadata={"help": "Logit adjustment (Menon et al. 2021): τ of the offset τ·log π (1: the paper's)."}
+    )
+    logit_adjustment_form: LogitAdjustmentForm = field(
+        default=LogitAdjustmentForm.POST_HOC,
+        metadata={
+            "help": "Logit adjustment: post_hoc (train with CE, predict with f(x) − τ·log π, folded into the output "
+            "bias after training) | loss (train on CE(f(x) + τ·log π), predict with f(x)). post_hoc is the default "
+            "because the loss form at τ = 1 is Balanced Softmax exactly (method balanced_softmax)."
+        },
+    )
 
     def __post_init__(self) -> None:
         self.method = Method.parse(self.method)
+        self.logit_adjustment_form = LogitAdjustmentForm.parse(self.logit_adjustment_form)
+        if self.logit_adjustment_tau < 0:
+            raise ValueError(f"ImbalanceArguments.logit_adjustment_tau must be >= 0, got {self.logit_adjustment_tau}")
         if self.gbc_weight_lr is not None and not self.gbc_weight_lr > 0:
             raise ValueError(f"ImbalanceArguments.gbc_weight_lr must be > 0 (or None: 1/η_in), got {self.gbc_weight_lr}")
         check_sizes(self, "ImbalanceArguments", _IMBALANCE_SIZES)
@@ -171,6 +188,31 @@ class HAMRArguments(ImbalanceArguments):
             "(None: 0.5 classification, 0 NER: on TweetNER7 τ 0.5 and 1 lowered validation macro-F1 from 36.9 to "
             "35.7 and 30.5, benchmarks/results/screens/ner_class_prior; 0 = the paper; 1 = inverse class frequency; "
             "NER classes: a sentence's rarest entity tag)."
+        },
+    )
+    weighting_form: WeightingForm = field(
+        default=WeightingForm.WNET,
+        metadata={
+            "help": "wnet (default): w = clip(s·n_y^-τ / mean_B(s·n_y^-τ)), s = sigmoid(g_φ(z)). class_residual (issue 22): "
+            "per class (NER: per entity type, B-/I- shared, and O) a log-weight β_c and a logit offset δ_c learned by "
+            "the hypergradient with a zero-initialised per-example residual u_φ: w = B·softmax_B(β_y + u_φ(z)), inner "
+            "loss Σ w·CE(f(x) + δ, y); β starts at log n_y^-τ (class_prior_power), δ at 0; NER units are labelled "
+            "tokens. δ is a training-time adjustment: the model predicts with its plain logits (as in loss-based "
+            "logit adjustment), and the meta loss is taken on the plain logits of the look-ahead model. Not under "
+            "DDP or fp16 loss scaling, not with the finite_difference backend or wnet_inputs=loss_class."
+        },
+    )
+    class_param_lr: float = field(
+        default=1e-2,
+        metadata={"help": "class_residual: Adam lr of β and δ (Adam moves a parameter by about lr per meta step; "
+                          "a 3-epoch CPU run has ~200 meta steps, so 1e-2 lets β move by up to ~2 in log space)."},
+    )
+    meta_objective: MetaObjective = field(
+        default=MetaObjective.PLAIN,
+        metadata={
+            "help": "The meta loss: plain (mean CE of the meta batch; today) | balanced (mean over classes of the "
+            "class-mean CE; NER: ½ the O tokens' mean CE + ½ the mean over entity tags) | natural (class-mean CEs "
+            "weighted by the training prior, NER: the tag prior over labelled tokens) | half (½ balanced + ½ natural)."
         },
     )
     meta_class_balanced: bool = field(
@@ -292,6 +334,32 @@ class HAMRArguments(ImbalanceArguments):
         self.ner_weight_unit = WeightUnit.parse(self.ner_weight_unit)
         self.token_class_weights = TokenClassWeights.parse(self.token_class_weights)
         self.meta_token_class_weights = TokenClassWeights.parse(self.meta_token_class_weights)
+        self.weighting_form = WeightingForm.parse(self.weighting_form)
+        self.meta_objective = MetaObjective.parse(self.meta_objective)
+        if self.hypergrad_backend == HypergradBackend.HEAD_CACHED and self.lookahead_scope != LookaheadScope.HEAD \
+                and not self.faithful:
+            raise ValueError("HAMRArguments: hypergrad_backend='head_cached' computes the hypergradient over the head "
+                             f"alone; it needs lookahead_scope='head', got {self.lookahead_scope.value!r}")
+        if self.faithful and (self.weighting_form != WeightingForm.WNET or
+                              self.hypergrad_backend == HypergradBackend.HEAD_CACHED):
+            raise ValueError("HAMRArguments: faithful=True reproduces the reference code: weighting_form='wnet' and an "
+                             "exact or finite_difference hypergradient over all parameters")
+        if self.ablation in (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL) and \
+                self.weighting_form != WeightingForm.CLASS_RESIDUAL:
+            raise ValueError(f"HAMRArguments: ablation={self.ablation.value!r} removes a part of "
+                             "weighting_form='class_residual'; set weighting_form='class_residual'")
+        if self.weighting_form == WeightingForm.CLASS_RESIDUAL:
+            if self.hypergrad_backend == HypergradBackend.FINITE_DIFFERENCE:
+                raise ValueError("HAMRArguments: weighting_form='class_residual' supports hypergrad_backend 'exact' "
+                                 "or 'head_cached', not 'finite_difference'")
+            if self.wnet_inputs != WNetInputs.LOSS:
+                raise ValueError("HAMRArguments: weighting_form='class_residual' reads the class through β; "
+                                 "wnet_inputs must be 'loss'")
+            if self.normalise_through_mean:
+                raise ValueError("HAMRArguments: normalise_through_mean is for weighting_form='wnet' (the softmax "
+                                 "of class_residual has no common scale to detach)")
+        if not self.class_param_lr > 0:
+            raise ValueError(f"HAMRArguments.class_param_lr must be > 0, got {self.class_param_lr}")
         for name in ("class_prior_power", "hardness_alpha"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"HAMRArguments.{name} must be >= 0, got {getattr(self, name)}")
@@ -354,14 +422,28 @@ class HAMRArguments(ImbalanceArguments):
             "ner_train_max_token": ner and self.faithful,
         }
 
+    _CLASS_ABLATIONS = (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL)
+
     @property
     def uses_awe(self) -> bool:
-        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_RESAMPLING, AblationMode.WITHOUT_KNN)
+        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_RESAMPLING, AblationMode.WITHOUT_KNN,
+                                 *self._CLASS_ABLATIONS)
 
     @property
     def uses_resampling(self) -> bool:
-        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_AWE, AblationMode.WITHOUT_KNN)
+        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_AWE, AblationMode.WITHOUT_KNN,
+                                 *self._CLASS_ABLATIONS)
 
     @property
     def uses_knn(self) -> bool:
-        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_AWE)
+        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_AWE, *self._CLASS_ABLATIONS)
+
+    @property
+    def learns_class_params(self) -> bool:
+        """class_residual: β and δ are learned (False: frozen at their start, the w/o-class-parameters ablation)."""
+        return self.ablation != AblationMode.WITHOUT_CLASS_PARAMS
+
+    @property
+    def uses_residual(self) -> bool:
+        """class_residual: the per-example residual u_φ is used (False: u ≡ 0, the w/o-residual ablation)."""
+        return self.ablation != AblationMode.WITHOUT_RESIDUAL

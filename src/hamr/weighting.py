@@ -232,8 +232,8 @@ class MetaReweighter:
         tensors = [params[n] for n in names]
         phi = list(self.net.parameters())
         scale = self.loss_scale or 1.0
-        if self.backend == HypergradBackend.EXACT:
-            w = self.weights(features, prior)
+        if self.backend in (HypergradBackend.EXACT, HypergradBackend.HEAD_CACHED):  # the same maths; head_cached
+            w = self.weights(features, prior)  # differs in what ``losses`` and ``meta_loss_at`` run (the trainer's)
             inner = (w * losses).mean()
             if self.loss_scale is None:
                 grads = torch.autograd.grad(inner, tensors, create_graph=True, retain_graph=True, allow_unused=True)

@@ -1,0 +1,239 @@
+"""Learned class-level parameters in HAMR's bi-level step (issue 22, ``weighting_form=class_residual``).
+
+Per class group c (classification: a class; NER: an entity type, its B- and I- tags sharing, and ``O`` as
+its own group) a log-weight β_c and a logit offset δ_c, and a per-example residual u_φ (the weight net, its
+output layer initialised to zero so u ≡ 0 at the start). For the units of a batch (classification: the
+examples; NER: the labelled tokens)
+
+    w_i = n · softmax_i(β_{g(y_i)} + u_φ(z_i))          (n = number of units in the batch)
+    inner loss = mean_i w_i · CE(f(x_i) + δ_{g(·)}, y_i)   (δ added to every class's logit)
+
+so the weights have mean 1 over the batch by construction, and no direction of (β, φ) raises every weight
+together (the flaw of the detached-mean form, README session 16). β, δ and φ are learned by the same
+hypergradient: one virtual step θ' = θ_S − η ∇_{θ_S} inner(β, δ, φ), meta loss L_meta(f_{θ'}) on the *plain*
+logits of the look-ahead model, gradient of L_meta w.r.t. (β, δ, φ) through the virtual step.
+
+δ at evaluation: not used. As in loss-based logit adjustment (Menon et al., ICLR 2021) and Balanced Softmax
+(Ren et al., NeurIPS 2020) the offset is a training-time device: training on CE(f + δ) makes the model's own
+logits f absorb −δ (a class with δ_c < 0 is pushed to larger f_c), and the prediction is argmax f. The meta
+objective measures exactly that predictor (plain logits at θ'), so the hypergradient learns the δ whose
+training-time effect helps the plain predictor — the bilevel learning of additive logit adjustments of
+AutoBalance (Li et al., NeurIPS 2021). The saved model therefore needs no extra parameters.
+
+Start: β_c = log n_c^(−τ) (τ = ``class_prior_power``; NER: τ is 0 by default, so β = 0), δ = 0: at the start
+the weights equal today's class-level prior n_y^(−τ) / mean_B(n_y^(−τ)) (tested).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .weighting import MetaStepResult, Params, WeightNet
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ClassGroups", "ClassResidualReweighter", "class_groups"]
+
+
+@dataclass
+class ClassGroups:
+    """Which group every label id belongs to (``group_of_label[c]``) and the groups' names."""
+
+    group_of_label: torch.Tensor  # long [C]
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def class_groups(labels: Sequence[str], ner: bool) -> ClassGroups:
+    """Classification: one group per label. NER: one group per entity type (``B-X``/``I-X`` → ``X``) and ``O``
+    (any tag without a ``B-``/``I-`` prefix is its own group)."""
+    names: list[str] = []
+    of = []
+    for lab in labels:
+        g = lab[2:] if ner and len(lab) > 2 and lab[:2] in ("B-", "I-") else lab
+        if g not in names:
+            names.append(g)
+        of.append(names.index(g))
+    return ClassGroups(torch.as_tensor(of, dtype=torch.long), names)
+
+
+class ClassResidualReweighter:
+    """β, δ (per group), the residual net u_φ, their Adam optimiser and the bi-level step.
+
+    ``beta_start`` (per group, log scale) is β's starting point; δ starts at 0. ``learn_class=False`` keeps
+    β, δ at the start (ablation); ``use_residual=False`` drops u_φ (ablation). A step with nothing to learn is
+    a no-op."""
+
+    def __init__(
+        self,
+        groups: ClassGroups,
+        beta_start: torch.Tensor | Sequence[float],
+        *,
+        hidden: int = 100,
+        wnet_lr: float = 1e-3,
+        class_lr: float = 1e-2,
+        weight_decay: float = 1e-4,
+        learn_class: bool = True,
+        use_residual: bool = True,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.groups = groups
+        self.group_of_label = groups.group_of_label.to(device)
+        start = torch.as_tensor(beta_start, dtype=torch.float32).flatten()
+        if start.numel() != len(groups) or not torch.isfinite(start).all():
+            raise ValueError(f"beta_start: expected {len(groups)} finite values, got {start.tolist()}")
+        self.beta_start = start.clone()
+        self.beta = nn.Parameter(start.clone().to(device))
+        self.delta = nn.Parameter(torch.zeros(len(groups), device=device))
+        self.net = WeightNet(1, hidden, init_bias=0.0).to(device)
+        with torch.no_grad():  # u_φ ≡ 0 at the start
+            self.net.fc2.weight.zero_()
+            self.net.fc2.bias.zero_()
+        self.learn_class = learn_class
+        self.use_residual = use_residual
+        if not learn_class:
+            self.beta.requires_grad_(False)
+            self.delta.requires_grad_(False)
+        groups_ = []
+        if use_residual:
+            groups_.append({"params": list(self.net.parameters()), "lr": wnet_lr, "weight_decay": weight_decay})
+        if learn_class:
+            groups_.append({"params": [self.beta, self.delta], "lr": class_lr, "weight_decay": 0.0})
+        self.optimizer = torch.optim.Adam(groups_) if groups_ else None
+        self.num_skipped = 0
+        self.num_steps = 0
+
+    # -- parameters ----------------------------------------------------------------------------------
+    def learned(self) -> list[torch.Tensor]:
+        """The tensors the hypergradient updates, in the optimiser's order."""
+        out: list[torch.Tensor] = []
+        if self.use_residual:
+            out += list(self.net.parameters())
+        if self.learn_class:
+            out += [self.beta, self.delta]
+        return out
+
+    def delta_per_label(self) -> torch.Tensor:
+        """δ for every label id (the offset added to the logits in the inner loss), differentiable."""
+        return self.delta[self.group_of_label]
+
+    def logit_offsets(self) -> torch.Tensor:
+        return self.delta_per_label().detach()
+
+    # -- weights -------------------------------------------------------------------------------------
+    def scores(self, z: torch.Tensor, unit_labels: torch.Tensor) -> torch.Tensor:
+        """β_{g(y)} + u_φ(z) per unit (fp32), differentiable in β and φ."""
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            a = self.beta[self.group_of_label.to(unit_labels.device)[unit_labels]]
+            if self.use_residual:
+                a = a + self.net(z.to(self.net.fc1.weight.dtype))
+        return a
+
+    def weights(self, z: torch.Tensor, unit_labels: torch.Tensor) -> torch.Tensor:
+        """w = n · softmax(β_y + u(z)) over the n units of the batch (mean 1)."""
+        a = self.scores(z, unit_labels)
+        return a.numel() * torch.softmax(a, dim=0)
+
+    @torch.no_grad()
+    def weights_no_grad(self, z: torch.Tensor, unit_labels: torch.Tensor) -> torch.Tensor:
+        return self.weights(z, unit_labels)
+
+    # -- the bi-level step ---------------------------------------------------------------------------
+    def hypergradient(
+        self,
+        z: torch.Tensor,
+        unit_labels: torch.Tensor,
+        unit_losses: Callable[[torch.Tensor], torch.Tensor],
+        params: Params,
+        meta_loss_at: Callable[[Params], torch.Tensor],
+        inner_lr: float,
+    ) -> tuple[list[torch.Tensor], float]:
+        """∂ L_meta(θ') / ∂(φ, β, δ) for θ' = θ_S − η ∇_{θ_S} mean(w · ℓ(θ, δ)), exact (second order).
+        ``unit_losses(delta_per_label)`` returns the per-unit CE of f(x) + δ with its graph to ``params``."""
+        names = list(params)
+        tensors = [params[n] for n in names]
+        learned = self.learned()
+        w = self.weights(z, unit_labels)
+        inner = (w * unit_losses(self.delta_per_label())).mean()
+        grads = torch.autograd.grad(inner, tensors, create_graph=True, allow_unused=True)
+        virtual = {n: (p - inner_lr * g) if g is not None else p for n, p, g in zip(names, tensors, grads)}
+        meta_loss = meta_loss_at(virtual)
+        hyper = torch.autograd.grad(meta_loss, learned, allow_unused=True)
+        hyper = [torch.zeros_like(p) if h is None else h for p, h in zip(learned, hyper)]
+        return hyper, float(meta_loss.detach())
+
+    def step(self, z, unit_labels, unit_losses, params, meta_loss_at, inner_lr) -> MetaStepResult:
+        """One bi-level step: hypergradient, non-finite guard, Adam step on (φ, β, δ)."""
+        if self.optimizer is None:
+            return MetaStepResult(float("nan"), True, 0.0)
+        self.num_steps += 1
+        hyper, meta_loss = self.hypergradient(z, unit_labels, unit_losses, params, meta_loss_at, inner_lr)
+        finite = math.isfinite(meta_loss) and all(torch.isfinite(h).all() for h in hyper)
+        norm = float(torch.sqrt(sum((h.double() ** 2).sum() for h in hyper))) if finite else float("nan")
+        if not finite:
+            self.num_skipped += 1
+            logger.warning("meta step %d skipped: non-finite class-level hypergradient or meta loss", self.num_steps)
+            return MetaStepResult(meta_loss, True, norm)
+        learned = self.learned()
+        backup = [p.detach().clone() for p in learned]
+        for p, h in zip(learned, hyper):
+            p.grad = h.detach().clone()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if not all(torch.isfinite(p).all() for p in learned):
+            with torch.no_grad():
+                for p, b in zip(learned, backup):
+                    p.copy_(b)
+            self.num_skipped += 1
+            logger.warning("meta step %d undone: a class-level parameter became non-finite", self.num_steps)
+            return MetaStepResult(meta_loss, True, norm)
+        return MetaStepResult(meta_loss, False, norm)
+
+    # -- diagnostics and checkpoints -----------------------------------------------------------------
+    def describe(self) -> dict:
+        """β and δ per group, with β's start (for hamr_diagnostics.jsonl)."""
+        b = self.beta.detach().cpu().tolist()
+        d = self.delta.detach().cpu().tolist()
+        s = self.beta_start.tolist()
+        return {
+            "beta": dict(zip(self.groups.names, b)),
+            "beta_start": dict(zip(self.groups.names, s)),
+            "delta": dict(zip(self.groups.names, d)),
+            # the class-level weight exp(β) relative to the mean over groups, now and at the start
+            "class_weight": dict(zip(self.groups.names, _relative(np.exp(b)))),
+            "class_weight_start": dict(zip(self.groups.names, _relative(np.exp(s)))),
+        }
+
+    def state_dict(self) -> dict:
+        return {
+            "net": self.net.state_dict(),
+            "beta": self.beta.detach().clone(),
+            "delta": self.delta.detach().clone(),
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "num_skipped": self.num_skipped,
+            "num_steps": self.num_steps,
+        }
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.net.load_state_dict(state["net"])
+        with torch.no_grad():
+            self.beta.copy_(state["beta"])
+            self.delta.copy_(state["delta"])
+        if self.optimizer is not None and state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.num_skipped = int(state["num_skipped"])
+        self.num_steps = int(state["num_steps"])
+
+
+def _relative(x: np.ndarray) -> list[float]:
+    x = np.asarray(x, dtype=np.float64)
+    return (x / x.mean()).tolist()

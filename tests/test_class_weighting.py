@@ -1,0 +1,210 @@
+"""weighting_form=class_residual (issue 22): learned per-class β (log-weight) and δ (logit offset) with a
+zero-initialised per-example residual; the head_cached hypergradient backend; the two new ablations."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import random_embeddings, tiny_bert
+from hamr.class_weighting import ClassResidualReweighter, class_groups
+from hamr.data import load_benchmark
+from hamr.enums import HypergradBackend
+from hamr.metaset import build_meta_set
+from hamr.tasks import INDEX_KEY, encode_split
+from hamr.trainer import HAMRTrainer
+from hamr.training_args import HAMRArguments
+from hamr.weighting import math_attention, normalise_weights
+
+pytestmark = pytest.mark.filterwarnings("ignore:class .*:UserWarning")
+
+
+def _slice(name, tokenizer, limit):
+    bundle = load_benchmark(name, limit=limit)
+    meta = build_meta_set(bundle.train, bundle.validation, seed=42)
+    enc = lambda s: encode_split(s, tokenizer, bundle.vocab, 32)  # noqa: E731
+    return bundle, enc(bundle.train), enc(meta.split)
+
+
+@pytest.fixture(scope="module")
+def idai(tokenizer):
+    return _slice("humaid_idai19", tokenizer, {"train": 64, "validation": 40, "test": 16})
+
+
+@pytest.fixture(scope="module")
+def tweetner(tokenizer):
+    return _slice("tweetner7", tokenizer, {"train": 48, "validation": 32, "test": 8})
+
+
+def _trainer(tmp_path, tokenizer, data, *, dropout=0.1, **overrides):
+    bundle, train, meta = data
+    kw = dict(
+        output_dir=str(tmp_path / "out"), num_train_epochs=1, per_device_train_batch_size=16,
+        learning_rate=1e-3, seed=11, report_to=[], save_strategy="no", logging_steps=1000, use_cpu=True,
+        disable_tqdm=True, meta_update_lr=0.5, meta_interval=1, weighting_form="class_residual",
+        class_param_lr=0.05,
+    )
+    kw.update(overrides)
+    task = "ner" if bundle.task.value == "ner" else "classification"
+    model = tiny_bert(tokenizer, len(bundle.vocab), task, dropout=dropout)
+    model.config.id2label = dict(enumerate(bundle.vocab.labels))
+    model.config.label2id = {label: i for i, label in enumerate(bundle.vocab.labels)}
+    return HAMRTrainer(model=model, args=HAMRArguments(**kw), train_dataset=train, meta_dataset=meta,
+                       processing_class=tokenizer, embeddings=random_embeddings(len(train)),
+                       group_names=bundle.vocab.labels)
+
+
+def test_ner_groups_share_b_and_i_and_keep_o_apart():
+    g = class_groups(["O", "B-person", "I-person", "B-loc", "I-loc"], ner=True)
+    assert g.names == ["O", "person", "loc"]
+    assert g.group_of_label.tolist() == [0, 1, 1, 2, 2]
+    assert class_groups(["a", "B-x"], ner=False).names == ["a", "B-x"]  # classification: one group per label
+
+
+def test_start_equals_todays_class_prior_and_weights_have_mean_one():
+    counts = torch.tensor([400.0, 50.0, 5.0])
+    groups = class_groups(["a", "b", "c"], ner=False)
+    cr = ClassResidualReweighter(groups, -0.5 * torch.log(counts))
+    y = torch.tensor([0, 0, 0, 1, 2, 0, 1, 0])
+    z = torch.randn(8)
+    w = cr.weights(z, y)
+    prior = counts[y] ** -0.5
+    torch.testing.assert_close(w, normalise_weights(prior, 1e-9, 1e9), rtol=1e-5, atol=1e-6)
+    assert torch.isclose(w.mean(), torch.tensor(1.0))
+    assert torch.equal(cr.logit_offsets(), torch.zeros(3))  # δ starts at 0
+
+
+def test_class_hypergradient_matches_finite_differences():
+    """d L_meta(θ') / d(β, δ, φ) of the exact step against central differences (a linear model, float64)."""
+    torch.manual_seed(0)
+    c, d, n = 3, 4, 10
+    W = torch.randn(c, d, dtype=torch.float64, requires_grad=True)
+    x, y = torch.randn(n, d, dtype=torch.float64), torch.tensor([0, 0, 0, 0, 1, 1, 2, 0, 1, 0])
+    xm, ym = torch.randn(6, d, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1, 2])
+    cr = ClassResidualReweighter(class_groups(["a", "b", "c"], False), torch.tensor([0.0, 0.3, 0.8]), hidden=5)
+    cr.net.double()
+    cr.beta.data = cr.beta.data.double()
+    cr.delta.data = torch.tensor([0.1, -0.2, 0.05], dtype=torch.float64)
+    with torch.no_grad():  # a non-zero residual, so φ's gradient is tested too
+        cr.net.fc2.weight.normal_()
+    z = torch.randn(n, dtype=torch.float64)
+    eta = 0.7
+
+    def unit_losses(delta):
+        return F.cross_entropy(x @ W.T + delta, y, reduction="none")
+
+    def meta_at(p):
+        return F.cross_entropy(xm @ p["W"].T, ym)
+
+    hyper, _ = cr.hypergradient(z, y, unit_losses, {"W": W}, meta_at, eta)
+
+    def objective():
+        with torch.enable_grad():
+            w = cr.weights(z, y)
+            g = torch.autograd.grad((w * unit_losses(cr.delta_per_label())).mean(), W)[0]
+        return float(meta_at({"W": W - eta * g}).detach())
+
+    for tensor, h in zip(cr.learned(), hyper):
+        flat, hflat = tensor.data.view(-1), h.reshape(-1)
+        for k in range(0, flat.numel(), max(1, flat.numel() // 4)):
+            old = float(flat[k])
+            flat[k] = old + 1e-6
+            up = objective()
+            flat[k] = old - 1e-6
+            down = objective()
+            flat[k] = old
+            assert abs((up - down) / 2e-6 - float(hflat[k])) < 1e-6 + 1e-4 * abs(float(hflat[k]))
+
+
+def _hypergradient(tr, batch, backend):
+    """The hypergradient of one meta step at the trainer's current state, with ``backend``."""
+    tr.args.hypergrad_backend = backend
+    tr.meta_steps = 0  # the same meta batch for both backends
+    model = tr.model
+    model.train()
+    inputs = {k: v.clone() for k, v in batch.items()}
+    inputs.pop(INDEX_KEY)
+    labels = inputs.pop("labels")
+    cached = backend == HypergradBackend.HEAD_CACHED
+    with (tr._cache(model).capture() if cached else math_attention()):
+        out = model(**inputs)
+    params, meta_loss_at, head_logits = tr._meta_closures(model, inputs, labels)
+    logits = out.logits if head_logits is None else head_logits
+    if tr.class_reweighter is not None:
+        unit_labels, hardness = tr._units(out.logits, labels)
+        z = tr._zscore(hardness)
+        return tr.class_reweighter.hypergradient(z, unit_labels, lambda d: tr._unit_losses(logits, labels, d),
+                                                 params, meta_loss_at, 0.5)[0]
+    losses, hardness = tr._example_losses(logits, labels)
+    features, prior = tr._features(hardness, batch[INDEX_KEY])
+    return tr.reweighter.hypergradient(features, losses, params, meta_loss_at, 0.5, prior=prior)[0]
+
+
+@pytest.mark.parametrize("form,data_name", [("class_residual", "idai"), ("class_residual", "tweetner"),
+                                            ("wnet", "idai")])
+def test_head_cached_backend_equals_the_exact_backend(form, data_name, tmp_path, tokenizer, request):
+    data = request.getfixturevalue(data_name)
+    tr = _trainer(tmp_path, tokenizer, data, dropout=0.0, weighting_form=form, lookahead_scope="head",
+                  wnet_init_bias=0.1)
+    if tr.class_reweighter is not None:  # away from the zero start, so every part has a gradient
+        with torch.no_grad():
+            tr.class_reweighter.net.fc2.weight.normal_(0, 0.5)
+            tr.class_reweighter.delta.normal_(0, 0.3)
+    batch = next(iter(tr.get_train_dataloader()))
+    exact = _hypergradient(tr, batch, HypergradBackend.EXACT)
+    cached = _hypergradient(tr, batch, HypergradBackend.HEAD_CACHED)
+    num = torch.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(exact, cached)))
+    den = torch.sqrt(sum((a**2).sum() for a in exact))
+    assert den > 0
+    assert float(num / den) < 1e-4
+
+
+def test_training_moves_beta_and_delta_and_logs_them(tmp_path, tokenizer, tweetner):
+    tr = _trainer(tmp_path, tokenizer, tweetner, hypergrad_backend="head_cached", meta_objective="half")
+    cr = tr.class_reweighter
+    assert cr.groups.names[0] == "O" and len(cr.groups) == 8  # O + 7 entity types
+    assert torch.equal(cr.beta.detach(), torch.zeros(8))  # NER: β starts at 0 (τ = 0)
+    tr.train()
+    assert tr.meta_steps == tr.state.global_step > 0
+    assert (cr.beta.detach() - cr.beta_start).abs().max() > 1e-3
+    assert cr.delta.detach().abs().max() > 1e-3
+    rec = json.loads((tmp_path / "out" / "hamr_diagnostics.jsonl").read_text().splitlines()[-1])
+    params = rec["class_params"]
+    assert set(params["beta"]) == set(cr.groups.names)
+    assert params["delta"]["O"] == pytest.approx(float(cr.delta[0]))
+    assert "O" in rec["unit_weights_per_group"] and rec["unit_weights_per_group"]["O"]["n"] > 0
+
+
+def test_ablations_freeze_their_part(tmp_path, tokenizer, idai):
+    tr = _trainer(tmp_path / "a", tokenizer, idai, ablation="without_class_params")
+    cr = tr.class_reweighter
+    beta0 = cr.beta.detach().clone()
+    assert beta0.min() < 0  # classification: β starts at log n^-0.5
+    phi0 = [p.detach().clone() for p in cr.net.parameters()]
+    tr.train()
+    assert torch.equal(cr.beta.detach(), beta0) and torch.equal(cr.delta.detach(), torch.zeros_like(cr.delta))
+    assert any(not torch.equal(a, b) for a, b in zip(phi0, cr.net.parameters()))  # the residual learned
+
+    tr = _trainer(tmp_path / "b", tokenizer, idai, ablation="without_residual")
+    cr = tr.class_reweighter
+    phi0 = [p.detach().clone() for p in cr.net.parameters()]
+    beta0 = cr.beta.detach().clone()
+    tr.train()
+    assert all(torch.equal(a, b) for a, b in zip(phi0, cr.net.parameters()))
+    assert not torch.equal(cr.beta.detach(), beta0)
+
+
+def test_options_are_checked():
+    base = dict(output_dir="/tmp/x", report_to=[], use_cpu=True)
+    with pytest.raises(ValueError, match="weighting_form='class_residual'"):
+        HAMRArguments(**base, ablation="without_residual")
+    with pytest.raises(ValueError, match="finite_difference"):
+        HAMRArguments(**base, weighting_form="class_residual", hypergrad_backend="finite_difference")
+    with pytest.raises(ValueError, match="lookahead_scope='head'"):
+        HAMRArguments(**base, hypergrad_backend="head_cached", lookahead_scope="last_k")
+    with pytest.raises(ValueError, match="WeightingForm"):
+        HAMRArguments(**base, weighting_form="nope")
