@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data.types import Split, entity_types_of
+from .data.types import Split, strata
 from .enums import TaskType
 
 __all__ = ["ValidationHoldout", "split_validation", "validation_groups"]
@@ -37,14 +37,7 @@ class ValidationHoldout:
 
 def validation_groups(split: Split) -> list[str]:
     """One stratum per example: its class, or (NER) its rarest entity type by the split's mention counts."""
-    if split.task == TaskType.CLASSIFICATION:
-        return [str(y) for y in split.labels]
-    counts = split.label_counts()
-    out = []
-    for tags in split.labels:
-        types = entity_types_of(tags)
-        out.append(min(types, key=lambda t: (counts[t], t)) if types else "O")
-    return out
+    return strata(split)
 
 
 def split_validation(split: Split, fraction: float = 0.5, seed: int = 0) -> ValidationHoldout:

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ..enums import TaskType
-from .types import DataBundle, DataError, Split
+from .types import DataBundle, DataError, Split, strata as split_strata
 
 logger = logging.getLogger(__name__)
 
@@ -714,21 +714,6 @@ def infer_format(path: PathLike) -> str:
         ) from None
 
 
-def _strata(train: Split) -> list[str]:
-    """The stratum of every example: its label (classification), or the rarest entity type it mentions (by
-    mentions in ``train``; ``O`` for a sentence without entities) for NER."""
-    if train.task == TaskType.CLASSIFICATION:
-        return [str(y) for y in train.labels]
-    from .types import entity_types_of
-
-    counts = train.label_counts()
-    keys = []
-    for tags in train.labels:
-        types = entity_types_of(tags)
-        keys.append(min(types, key=lambda t: (counts[t], t)) if types else "O")
-    return keys
-
-
 def carve_validation(
     train: Split, size: int | float, *, seed: int = 42, name: str = "validation", stratify: bool = True
 ) -> tuple[Split, Split]:
@@ -765,7 +750,7 @@ def carve_validation(
 
     from sklearn.model_selection import train_test_split
 
-    strata = _strata(train)
+    strata = split_strata(train)
     sizes: dict[str, int] = {}
     for s in strata:
         sizes[s] = sizes.get(s, 0) + 1

@@ -112,6 +112,19 @@ def entity_types_of(tags: Sequence[str]) -> list[str]:
     return out
 
 
+def strata(split: "Split") -> list[str]:
+    """One stratum per example, for stratified splits: its class (classification), or the rarest entity type it
+    mentions (by the split's own mention counts; ``O`` for a sentence without entities) for NER."""
+    if split.task == TaskType.CLASSIFICATION:
+        return [str(y) for y in split.labels]
+    counts = split.label_counts()
+    keys = []
+    for tags in split.labels:
+        types = entity_types_of(tags)
+        keys.append(min(types, key=lambda t: (counts[t], t)) if types else "O")
+    return keys
+
+
 @dataclass
 class LabelVocab:
     """Stable label <-> id mapping. For NER the labels are IOB2 tags and ``entity_types`` the types."""
