@@ -35,7 +35,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .data import DataError
-from .data.loaders import _column_index, _delimiter_for, _read_lines, load_conll, load_delimited, load_jsonl
+from .data.loaders import (_column_index, _delimiter_for, _read_lines, iter_json_objects, load_conll,
+                           load_delimited, load_jsonl)
 from .enums import Device, TaskType
 from .progress import progress
 
@@ -277,18 +278,7 @@ def _read_delimited(path: Path, text_column: str | int, label_column: str | int 
 
 def _read_jsonl(path: Path, task: TaskType, text_column: str, label_column: str | None, tokens_field: str,
                 tags_field: str, id_column: str | None) -> PredictInput:
-    records: list[tuple[str, dict]] = []
-    for line_no, line in enumerate(_read_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{line_no}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object, found {type(obj).__name__}")
-        records.append((where, obj))
+    records = list(iter_json_objects(path))
     if not records:
         raise DataError(f"{path}: no records; expected one JSON object per line")
     gold_field = (tags_field if task == TaskType.NER else (label_column or "label"))

@@ -300,6 +300,22 @@ def _map_value(value: Any, id2label: dict[int, str] | None, what: str, where: st
     raise DataError(f"{where}: expected {what} to be a string or an integer, found {value!r}")
 
 
+def iter_json_objects(path: Path):
+    """``(path:line, object)`` for every non-blank line of a JSON-lines file; a line that is not a JSON object is
+    a :class:`DataError` naming it."""
+    for line_no, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+        yield where, obj
+
+
 def load_jsonl(
     path: PathLike,
     *,
@@ -329,16 +345,7 @@ def load_jsonl(
     ids: list[str] = []
     have_ids = True
     locations: list[str] = []
-    for line_no, line in enumerate(_read_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{line_no}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+    for where, obj in iter_json_objects(path):
         if task is None:
             task = TaskType.NER if tokens_field in obj and tags_field in obj else TaskType.CLASSIFICATION
         needed = (tokens_field, tags_field) if task == TaskType.NER else (text_field, label_field)
