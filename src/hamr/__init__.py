@@ -22,18 +22,28 @@ from .enums import (
     WNetInputs,
 )
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 _LAZY = {
-    "HAMRArguments": "training_args",
-    "ImbalanceArguments": "training_args",
-    "HAMRTrainer": "trainer",
-    "ImbalanceTrainer": "trainer",
-    "RunConfig": "pipeline",
+    "HAMRArguments": "methods.hamr",
+    "HAMRTrainer": "methods.hamr",
+    "ImbalanceArguments": "methods.arguments",
+    "ImbalanceTrainer": "methods.base",
+    "DiceArguments": "methods.dice",
+    "FocalArguments": "methods.focal",
+    "EffectiveNumberArguments": "methods.effective_number",
+    "LNRArguments": "methods.lnr",
+    "GBCArguments": "methods.gbc",
+    "MetaBalanceArguments": "methods.metabalance",
+    "MethodSpec": "methods",
+    "get_method": "methods",
+    "list_methods": "methods",
+    "register_method": "methods",
+    "build_loss": "methods",
+    "RunConfig": "config",
     "run": "pipeline",
     "build_meta_set": "metaset",
     "embed_texts": "embeddings",
-    "build_loss": "losses",
     "classification_metrics": "metrics",
     "ner_metrics": "metrics",
     "encode_split": "tasks",

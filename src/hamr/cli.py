@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 import logging
 import os
-import types
-import typing
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,7 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .config import run_config_defaults
 from .enums import Method, TaskType
+
+_DEFAULTS = run_config_defaults()
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train NLP models well on class-imbalanced data.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
@@ -24,51 +23,26 @@ app.add_typer(data_app, name="data")
 console = Console()
 
 
-def _field_types(cls) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def _convert(name: str, raw: str, typ: Any) -> Any:
-    """Convert a ``key=value`` option string to the dataclass field's type (None, bool, int, float, enum)."""
-    origin = typing.get_origin(typ)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(typ) if a is not type(None)]
-        if raw.lower() in ("none", "null"):
-            return None
-        typ = args[0] if args else str
-    if typ is bool:
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise typer.BadParameter(f"--option {name}: expected true/false, got {raw!r}")
-    try:
-        if isinstance(typ, type) and issubclass(typ, enum.Enum):
-            return typ.parse(raw) if hasattr(typ, "parse") else typ(raw)
-        if typ in (int, float, str):
-            return typ(raw)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--option {name}: {exc}") from None
-    return raw
-
-
 def parse_options(pairs: list[str], method: Method) -> dict[str, Any]:
-    """``["lookahead_scope=head", "meta_interval=2"]`` -> typed dict, validated against the arguments class."""
-    from .training_args import HAMRArguments, ImbalanceArguments
+    """``["lookahead_scope=head", "meta_interval=2"]`` -> typed dict, validated against the method's arguments
+    class (:func:`hamr.options.parse_options`)."""
+    from .methods import get_method
+    from .options import OptionError
+    from .options import parse_options as _parse
 
-    cls = HAMRArguments if method == Method.HAMR else ImbalanceArguments
-    types_ = _field_types(cls)
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise typer.BadParameter(f"--option {pair!r}: expected key=value")
-        key, raw = pair.split("=", 1)
-        key = key.strip().replace("-", "_")
-        if key not in types_:
-            raise typer.BadParameter(f"--option {key}: not a field of {cls.__name__}")
-        out[key] = _convert(key, raw.strip(), types_[key])
-    return out
+    try:
+        return _parse(pairs, get_method(method).arguments_class, "--option")
+    except OptionError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _data_options(pairs: list[str]) -> dict[str, Any]:
+    from .options import OptionError, parse_data_options
+
+    try:
+        return parse_data_options(pairs)
+    except OptionError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
@@ -103,27 +77,26 @@ def train(
     data_option: list[str] = typer.Option([], "--data-option", help="Loader option key=value (e.g. tag_column=0)."),
     data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
     model: Optional[str] = typer.Option(None, help="HF model name or path (default: packaged all-MiniLM-L6-v2)."),
-    method: Method = typer.Option(Method.ERM, help="Training method."),
-    epochs: float = typer.Option(3.0, help="Training epochs."),
-    batch_size: int = typer.Option(16, help="Training batch size."),
-    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER (method.md §8). On a small NER budget MiniLM needs more: the CPU protocol uses 1e-4 (benchmarks/configs/cpu.json)."),
-    max_length: int = typer.Option(64, help="Maximum tokens per example."),
-    seed: int = typer.Option(42),
+    method: Method = typer.Option(_DEFAULTS["method"], help="Training method."),
+    epochs: float = typer.Option(_DEFAULTS["epochs"], help="Training epochs."),
+    batch_size: int = typer.Option(_DEFAULTS["batch_size"], help="Training batch size."),
+    learning_rate: Optional[float] = typer.Option(
+        None, "--lr", help="Learning rate (default: 4e-5 classification, 2e-5 NER)."),
+    max_length: int = typer.Option(_DEFAULTS["max_length"], help="Maximum tokens per example."),
+    seed: int = typer.Option(_DEFAULTS["seed"], help="Seed of the run (model, data order, samplers, the training cap)."),
     limit: Optional[int] = typer.Option(None, help="Use only the first N examples of every split."),
     max_train_examples: Optional[int] = typer.Option(
         None, min=1, help="Train on a seeded random sample of N training examples (keeps the class imbalance; "
         "validation and test stay whole), as the benchmark protocols' caps."),
-    output_dir: Path = typer.Option(Path("runs/latest"), help="Where the model, metrics and predictions go."),
-    option: list[str] = typer.Option([], "--option", "-o", help="Any HAMRArguments/ImbalanceArguments field, key=value."),
-    no_save_model: bool = typer.Option(False, help="Do not save the model."),
+    output_dir: Path = typer.Option(Path(_DEFAULTS["output_dir"]), help="Where the model, metrics and predictions go."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Any field of the method's arguments class, key=value."),
+    save_model: bool = typer.Option(_DEFAULTS["save_model"], "--save-model/--no-save-model",
+                                    help="Save the fine-tuned model and tokenizer under OUTPUT_DIR/model."),
 ) -> None:
     """Fine-tune a model with a method and print per-class test metrics."""
-    from .pipeline import RunConfig, run
+    from .config import RunConfig
+    from .pipeline import run
 
-    data_options: dict[str, Any] = {}
-    for pair in data_option:
-        key, _, raw = pair.partition("=")
-        data_options[key] = int(raw) if raw.lstrip("-").isdigit() else raw
     config = RunConfig(
         dataset=dataset,
         train_file=str(train_file) if train_file else None,
@@ -131,7 +104,7 @@ def train(
         test_file=str(test_file) if test_file else None,
         task=task,
         data_format=data_format,
-        data_options=data_options,
+        data_options=_data_options(data_option),
         data_root=str(data_root) if data_root else None,
         limit=limit,
         max_train_examples=max_train_examples,
@@ -143,7 +116,7 @@ def train(
         learning_rate=learning_rate,
         seed=seed,
         output_dir=str(output_dir),
-        save_model=not no_save_model,
+        save_model=save_model,
         options=parse_options(option, method),
     )
     result = run(config)
@@ -155,14 +128,14 @@ def train(
 def evaluate(
     model_dir: Path = typer.Argument(..., help="A saved model folder (e.g. runs/latest/model)."),
     dataset: Optional[str] = typer.Option(None, help="Benchmark name."),
-    test_file: Optional[Path] = typer.Option(None, "--file", help="A data file instead of --dataset."),
-    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (for quartiles), with --file."),
-    task: Optional[TaskType] = typer.Option(None, help="Task, with --file."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="A data file to evaluate instead of --dataset."),
+    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (for quartiles), with --test."),
+    task: Optional[TaskType] = typer.Option(None, help="Task, with --test."),
     split: str = typer.Option("test", help="Split of the benchmark to evaluate."),
-    data_root: Optional[Path] = typer.Option(None),
-    max_length: int = typer.Option(64),
-    batch_size: int = typer.Option(32),
-    limit: Optional[int] = typer.Option(None),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
+    max_length: int = typer.Option(_DEFAULTS["max_length"], help="Maximum tokens per example."),
+    batch_size: int = typer.Option(32, help="Evaluation batch size."),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N examples of the split."),
     output: Optional[Path] = typer.Option(None, help="Write the metrics as JSON here."),
 ) -> None:
     """Evaluate a saved model on a dataset split."""
@@ -205,12 +178,12 @@ def data_list() -> None:
 @data_app.command("stats")
 def data_stats(
     dataset: Optional[str] = typer.Argument(None, help="Benchmark name."),
-    train_file: Optional[Path] = typer.Option(None, "--train"),
-    validation_file: Optional[Path] = typer.Option(None, "--validation"),
-    test_file: Optional[Path] = typer.Option(None, "--test"),
-    task: Optional[TaskType] = typer.Option(None),
-    data_format: Optional[str] = typer.Option(None, "--format"),
-    data_root: Optional[Path] = typer.Option(None),
+    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (instead of a benchmark name)."),
+    validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="Test file."),
+    task: Optional[TaskType] = typer.Option(None, help="Task, with files."),
+    data_format: Optional[str] = typer.Option(None, "--format", help="delimited | jsonl | conll | ptb | hf."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Split sizes, per-class counts, imbalance ratio and quartile groups."""
@@ -229,7 +202,7 @@ def data_stats(
         print_stats(stats, console)
 
 
-from .bench import bench_app  # noqa: E402
+from .bench.cli import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
 

@@ -7,8 +7,9 @@ evaluates on validation after every epoch and on test at the end, and writes int
 - ``metrics.json``: test (and validation) metrics, per class / type, quartiles, timings, peak memory;
 - ``test_predictions.tsv``: one row per test example (id or index, gold, predicted);
 - ``epoch_metrics.jsonl``: validation macro/micro F1 and per-class F1 after every epoch;
-- for HAMR, ``hamr_diagnostics.jsonl``, ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see
-  :class:`~hamr.trainer.HAMRTrainer`).
+- the files the method declares in its registry entry (``output_files``): for HAMR ``hamr_diagnostics.jsonl``,
+  ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see :class:`~hamr.methods.hamr.HAMRTrainer`),
+  ``lnr_flips.json`` for LNR, ``gbc_selection.json`` for GBC.
 """
 
 from __future__ import annotations
@@ -21,57 +22,23 @@ import resource
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from .config import RunConfig, resolve_learning_rate
 from .data import DataBundle, Split, load_benchmark, load_files
 from .enums import Method, TaskType
+from .methods import get_method
+from .methods.arguments import ImbalanceArguments
+from .methods.context import RunContext
 from .metrics import classification_metrics, ner_metrics
-from .tasks import EncodedDataset, IndexCollator, encode_split, load_model, load_tokenizer, predictions_to_labels
-from .training_args import HAMRArguments, ImbalanceArguments
+from .options import validate_options
+from .tasks import encode_split, load_tokenizer, predictions_to_labels
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RunConfig:
-    """Everything one run needs. ``options`` sets any further field of :class:`~hamr.HAMRArguments` /
-    :class:`~hamr.ImbalanceArguments` by name (e.g. ``{"lookahead_scope": "head"}``)."""
-
-    dataset: str | None = None  # a benchmark name (hamr.data.list_benchmarks())
-    train_file: str | None = None  # or files
-    validation_file: str | None = None
-    test_file: str | None = None
-    task: TaskType | None = None  # required with files
-    data_format: str | None = None  # delimited | jsonl | conll | ptb | hf (default: from the extension)
-    data_options: dict[str, Any] = field(default_factory=dict)  # e.g. text_column, tag_column, label_map
-    data_root: str | None = None
-    limit: int | None = None  # first N examples of every split (smoke runs)
-    max_train_examples: int | None = None  # a seeded random sample (seed) of the training split, for budgets
-    model: str | None = None  # any HF model name or path (default: the packaged MiniLM)
-    method: Method = Method.ERM
-    max_length: int = 64
-    epochs: float = 3.0
-    batch_size: int = 16
-    learning_rate: float | None = None  # None: 4e-5 classification, 2e-5 NER (method.md §8; MiniLM on 1k NER sentences needs 1e-4: cpu.json)
-    seed: int = 42
-    output_dir: str = "runs/latest"
-    save_model: bool = True
-    evaluate_each_epoch: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.method = Method.parse(self.method)
-        if self.task is not None:
-            self.task = TaskType.parse(self.task)
-        if (self.dataset is None) == (self.train_file is None):
-            raise ValueError("give either a benchmark dataset name or a train_file")
-        if self.train_file is not None and self.task is None:
-            raise ValueError("a run from files needs task=classification|ner")
 
 
 def load_data(config: RunConfig) -> DataBundle:
@@ -111,22 +78,17 @@ def _load_all(config: RunConfig) -> DataBundle:
 
 
 def training_arguments(config: RunConfig, task: TaskType, output_dir: str) -> ImbalanceArguments:
-    """The TrainingArguments of a run: HAMRArguments for HAMR, ImbalanceArguments otherwise."""
-    cls = HAMRArguments if config.method == Method.HAMR else ImbalanceArguments
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(config.options) - valid)
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) for method {config.method}: {', '.join(unknown)} (see {cls.__name__}'s fields)"
-        )
-    lr = config.learning_rate if config.learning_rate is not None else (2e-5 if task == TaskType.NER else 4e-5)
+    """The TrainingArguments of a run: the method's arguments class (its registry entry) with the run's settings
+    and ``config.options``."""
+    cls = get_method(config.method).arguments_class
+    validate_options(config.options, cls, f"options of method {config.method}")
     base = dict(
         output_dir=output_dir,
         method=config.method,
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=max(config.batch_size, 32),
-        learning_rate=lr,
+        learning_rate=resolve_learning_rate(config.learning_rate, task),
         seed=config.seed,
         data_seed=config.seed,
         eval_strategy="epoch" if config.evaluate_each_epoch else "no",
@@ -179,77 +141,9 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-@dataclass
-class RunContext:
-    """What a method's training function receives (see :mod:`hamr.baselines`)."""
-
-    config: RunConfig
-    bundle: DataBundle
-    tokenizer: Any
-    train: EncodedDataset
-    validation: EncodedDataset | None
-    args: ImbalanceArguments
-    compute_metrics: Callable
-    extra: dict[str, Any] = field(default_factory=dict)  # figures a method reports beside the metrics
-
-    def new_model(self) -> torch.nn.Module:
-        torch.manual_seed(self.config.seed)
-        return load_model(self.bundle.task, self.bundle.vocab, self.config.model)
-
-    def collator(self) -> IndexCollator:
-        return IndexCollator(self.tokenizer, self.bundle.task)
-
-    def encode(self, split: Split) -> EncodedDataset:
-        return encode_split(split, self.tokenizer, self.bundle.vocab, self.config.max_length)
-
-    def trainer_kwargs(self, **overrides: Any) -> dict[str, Any]:
-        """The keyword arguments every method's Trainer takes (a fresh model, the run's data and metrics)."""
-        kwargs = dict(
-            model=self.new_model(),
-            args=self.args,
-            train_dataset=self.train,
-            eval_dataset=self.validation,
-            processing_class=self.tokenizer,
-            compute_metrics=self.compute_metrics,
-            task=self.bundle.task,
-        )
-        kwargs.update(overrides)
-        return kwargs
-
-
 def train_with_method(ctx: RunContext):
-    """Build and train the Trainer for ``ctx.config.method``; return the trained Trainer."""
-    from .trainer import HAMRTrainer, ImbalanceTrainer
-
-    method = ctx.config.method
-    if method == Method.HAMR:
-        from .metaset import build_meta_set
-
-        args: HAMRArguments = ctx.args  # type: ignore[assignment]
-        if ctx.bundle.validation is None:
-            raise ValueError("HAMR needs a validation split to build the balanced meta set")
-        meta = build_meta_set(ctx.bundle.train, ctx.bundle.validation, seed=ctx.config.seed,
-                              strip_from_train=args.meta_strip_from_train)
-        train_split = meta.train if meta.train is not None else ctx.bundle.train
-        train_ds = ctx.encode(train_split) if meta.train is not None else ctx.train
-        trainer = HAMRTrainer(
-            **ctx.trainer_kwargs(train_dataset=train_ds),
-            meta_dataset=ctx.encode(meta.split),
-            train_texts=train_split.all_texts(),
-            group_names=ctx.bundle.vocab.labels,
-        )
-        t0 = time.perf_counter()
-        trainer.prepare_knn()  # embeddings (cached on disk) and the FAISS graph: a one-off cost, timed apart
-        ctx.extra["embedding_seconds"] = time.perf_counter() - t0
-        trainer.train()
-        return trainer
-    if method in (Method.LNR, Method.GBC, Method.METABALANCE):
-        from . import baselines
-
-        return baselines.train(method, ctx)
-    trainer = ImbalanceTrainer(**ctx.trainer_kwargs())
-    trainer.train()
-    return trainer
+    """Train ``ctx`` with its method's registered ``train_fn``; return the trained Trainer."""
+    return get_method(ctx.config.method).train_fn(ctx)
 
 
 def _method_settings(args: ImbalanceArguments) -> dict[str, str]:
@@ -260,27 +154,13 @@ def _method_settings(args: ImbalanceArguments) -> dict[str, str]:
     return {f.name: str(getattr(args, f.name)) for f in dataclasses.fields(args) if f.name not in base}
 
 
-# the ImbalanceArguments fields each baseline reads (HAMR reads HAMRArguments' own fields)
-_BASELINE_FIELDS: dict[Method, tuple[str, ...]] = {
-    Method.DICE: ("dice_smooth",),
-    Method.FOCAL: ("focal_gamma", "effective_number_beta"),
-    Method.EFFECTIVE_NUMBER: ("effective_number_beta",),
-}
-_BASELINE_PREFIXES: dict[Method, str] = {Method.LNR: "lnr_", Method.GBC: "gbc_", Method.METABALANCE: "metabalance_"}
-
-
 def relevant_method_settings(method: Method | str, settings: dict[str, str]) -> dict[str, str]:
-    """The part of a run's ``method_settings`` (see :func:`run`) that can change what ``method`` does: HAMR's
-    own fields for HAMR, a baseline's fields for that baseline (``dice_smooth`` for Dice, ...), nothing for
-    ERM, ICF and the balanced sampler. Two runs of a method with equal relevant settings ran the same method,
-    whatever the other methods' defaults were."""
-    method = Method.parse(method)
-    if method == Method.HAMR:
-        own = {f.name for f in dataclasses.fields(ImbalanceArguments)}
-        return {k: v for k, v in settings.items() if k not in own}
-    prefix = _BASELINE_PREFIXES.get(method)
-    names = _BASELINE_FIELDS.get(method, ())
-    return {k: v for k, v in settings.items() if k in names or (prefix is not None and k.startswith(prefix))}
+    """The part of a run's ``method_settings`` (see :func:`run`) that can change what ``method`` does: the fields
+    its arguments class adds (:meth:`~hamr.methods.registry.MethodSpec.own_fields`; HAMR's own fields for HAMR,
+    ``dice_smooth`` for Dice, nothing for ERM, ICF and the balanced sampler). Two runs of a method with equal
+    relevant settings ran the same method, whatever the other methods' defaults were."""
+    names = set(get_method(method).own_fields())
+    return {k: v for k, v in settings.items() if k in names}
 
 
 def current_method_settings(method: Method | str, options: dict[str, Any]) -> dict[str, str]:
@@ -292,7 +172,7 @@ def current_method_settings(method: Method | str, options: dict[str, Any]) -> di
 
 def _probe_arguments(method: Method, options: dict[str, Any]) -> ImbalanceArguments:
     """The method's arguments with ``options`` on this code version's defaults (nothing is trained)."""
-    cls = HAMRArguments if method == Method.HAMR else ImbalanceArguments
+    cls = get_method(method).arguments_class
     return cls(output_dir=os.path.join(tempfile.gettempdir(), "hamr_settings_probe"), method=method, report_to=[],
                use_cpu=True, **options)
 
@@ -304,9 +184,10 @@ _PROTOCOL_RESOLVED = ("meta_batch_size",)
 def _resolved_method_settings(args: ImbalanceArguments, task: TaskType) -> dict[str, str]:
     """The task-dependent values a HAMR run actually used (:meth:`HAMRArguments.resolved`: the weight net's lr,
     τ, λ, ... that its fields leave at None), as strings; empty for the other methods."""
-    if not isinstance(args, HAMRArguments):
+    resolved = getattr(args, "resolved", None)  # the method's task-dependent defaults (HAMR's)
+    if resolved is None:
         return {}
-    return {k: str(v) for k, v in args.resolved(task).items()}
+    return {k: str(v) for k, v in resolved(task).items()}
 
 
 def current_resolved_settings(method: Method | str, options: dict[str, Any], task: TaskType | str) -> dict[str, str]:
@@ -314,7 +195,7 @@ def current_resolved_settings(method: Method | str, options: dict[str, Any], tas
     ``task`` dataset on this code version, without the values the protocol's settings decide (the meta batch
     size follows the batch size)."""
     method = Method.parse(method)
-    if method != Method.HAMR:
+    if not hasattr(get_method(method).arguments_class, "resolved"):
         return {}
     resolved = _resolved_method_settings(_probe_arguments(method, options), TaskType.parse(task))
     return {k: v for k, v in resolved.items() if k not in _PROTOCOL_RESOLVED}
@@ -395,8 +276,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     with open(out / "epoch_metrics.jsonl", "w") as fh:
         for rec in result["epoch_metrics"]:
             fh.write(json.dumps(rec) + "\n")
-    for fname in ("hamr_diagnostics.jsonl", "hamr_examples.tsv", "hamr_hardness.json", "lnr_flips.json",
-                  "gbc_selection.json"):
+    for fname in get_method(config.method).output_files:
         src = Path(args.output_dir) / fname
         if src.exists():
             shutil.move(str(src), out / fname)
