@@ -688,3 +688,21 @@ def test_bench_run_ray_option_dispatches_to_ray(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["bench", "run", str(CONFIGS / "smoke.json"), "--out", str(tmp_path / "o"),
                                    "--ray", "local"])
     assert res.exit_code == 1 and "pip install ray" in res.output
+
+
+@pytest.mark.parametrize("bad", ["..", ".", "", "a/b", "/tmp/x", "../up"])
+@pytest.mark.parametrize("field", ["name", "methods[0].name"])
+def test_protocol_and_entry_names_must_be_plain_file_names(tmp_path, bad, field):
+    change = {"name": bad} if field == "name" else {"methods": [{"name": bad, "method": "erm"}]}
+    path = _write(tmp_path, _protocol(**change), "bad.json")
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(path)
+    assert str(err.value).startswith(f"{path}: {field}: {bad!r} is not a valid"), str(err.value)
+    assert "plain file name" in str(err.value)
+
+
+def test_an_entry_given_as_dot_dot_string_is_refused(tmp_path):
+    path = _write(tmp_path, _protocol(methods=[".."]), "bad.json")
+    with pytest.raises(ProtocolError, match=r"methods\[0\]\.name: '\.\.' is not a valid entry name"):
+        load_protocol(path)
+    assert load_protocol(_write(tmp_path, _protocol(name="a.b-c_1"), "ok.json")).name == "a.b-c_1"

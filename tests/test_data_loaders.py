@@ -269,7 +269,7 @@ def test_conll_invalid_tag_names_line(tmp_path):
 
 def test_conll_too_few_columns_names_line(tmp_path):
     f = write(tmp_path / "x.bio", "a\tO\nlonely\n")
-    with pytest.raises(DataError, match=r"x\.bio:2: expected at least 2 whitespace-separated columns.*found 1"):
+    with pytest.raises(DataError, match=r"x\.bio:2: expected at least 2 tab-separated columns.*found 1"):
         load_conll(f)
     g = write(tmp_path / "y.bio", "a b O\nc d\n")
     with pytest.raises(DataError, match=r"y\.bio:2: expected at least 3"):
@@ -399,3 +399,61 @@ def test_load_hf_hub_offline_fails_fast(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DataError, match="hub is not reachable.*save_to_disk"):
         load_hf("someone/some-dataset-that-is-not-local", split="train")
+
+
+# ------------------------------------------------------------------------------ rows changed at load time
+
+
+def _rows_csv(tmp_path: Path, changes: dict[int, str], n: int = 38, name: str = "data.csv") -> Path:
+    rows = [f"text {i},lab{i % 3}" for i in range(n)]
+    for i, row in changes.items():
+        rows[i] = row
+    return write(tmp_path / name, "text,label\n" + "\n".join(rows) + "\n")
+
+
+def test_unclosed_quote_that_swallows_rows_is_an_error_naming_the_line(tmp_path):
+    # row 5 opens a quote that a '"' before the delimiter of row 13 closes: plain csv gives 30 examples of 38 rows
+    path = _rows_csv(tmp_path, {5: '"unclosed start,lab2', 13: 'the size was 5",lab1'})
+    with pytest.raises(DataError) as err:
+        load_delimited(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:7: a quoted field opened on this line runs to line 15 and swallows line 8,")
+    assert "38 non-blank lines after the header would give 30 examples" in message
+
+
+def test_unclosed_quote_to_the_end_of_the_file_is_an_error(tmp_path):
+    path = _rows_csv(tmp_path, {5: '"unclosed start,lab2'})
+    with pytest.raises(DataError, match=r"data.csv:7: malformed comma-separated row"):
+        load_delimited(path)
+
+
+def test_a_real_multiline_quoted_text_is_kept(tmp_path):
+    path = write(tmp_path / "ok.csv", 'text,label\n"first line\nsecond, line",lab0\nplain,lab1\n')
+    split = load_delimited(path)
+    assert split.texts == ["first line\nsecond, line", "plain"] and split.labels == ["lab0", "lab1"]
+
+
+def test_tsv_written_by_pandas_is_read_with_its_quoting(tmp_path):
+    pd = pytest.importorskip("pandas")
+    texts = ['he said "hi" to me', "plain text", 'a "quoted" word and a tab\there', "multi\nline"]
+    df = pd.DataFrame({"text": texts, "label": ["a", "b", "a", "b"]})
+    path = tmp_path / "pandas.tsv"
+    df.to_csv(path, sep="\t")  # with pandas' index column and CSV quoting
+    split = load_delimited(path)
+    assert split.texts == texts and split.labels == ["a", "b", "a", "b"]
+    raw = load_delimited(write(tmp_path / "raw.tsv", 'text\tlabel\n"quoted tweet" says\ta\n'))
+    assert raw.texts == ['"quoted tweet" says']  # a raw quote (HumAID) stays text
+    with pytest.raises(DataError, match="pass quoting='csv'"):  # a tab inside a quoted field, not detected
+        load_delimited(write(tmp_path / "tab.tsv", 'text\tlabel\n"a\tb"\ta\n'), quoting="none")
+    assert load_delimited(tmp_path / "tab.tsv", quoting="csv").texts == ["a\tb"]
+
+
+def test_conll_tab_separated_tokens_keep_their_spaces(tmp_path):
+    path = write(tmp_path / "t.bio", "New York\tB-loc\nis\tO\n\nSan Jose\tB-loc\n")
+    split = load_conll(path)
+    assert split.tokens == [["New York", "is"], ["San Jose"]]
+    assert split.labels == [["B-loc", "O"], ["B-loc"]]
+    spaced = load_conll(write(tmp_path / "s.bio", "New B-loc\nYork I-loc\n"))
+    assert spaced.tokens == [["New", "York"]]  # a space-separated file is still split on whitespace
+    with pytest.raises(DataError, match=r"m.bio:2: expected at least 2 tab-separated columns"):
+        load_conll(write(tmp_path / "m.bio", "New York\tB-loc\nis O\n"))

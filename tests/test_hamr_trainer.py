@@ -360,3 +360,36 @@ def test_normalise_through_mean_reaches_the_reweighter(tmp_path, tokenizer, idai
     tr.train()
     assert tr.meta_steps > 0 and tr.reweighter.num_skipped == 0
     assert any(not torch.equal(a, b) for a, b in zip(phi0, tr.reweighter.net.parameters()))
+
+
+class _Payload:
+    """A pickle that writes a file when it is loaded."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_crafted_hamr_state_is_refused_without_running_it(tmp_path):
+    from hamr.methods.hamr.trainer import load_hamr_state_file
+
+    marker = tmp_path / "pwned.txt"
+    path = tmp_path / "hamr_state.pt"
+    torch.save({"reweighter": _Payload(marker), "meta_steps": 3}, path)
+    with pytest.raises(ValueError, match="refused to load") as info:
+        load_hamr_state_file(path)
+    assert str(path) in str(info.value)
+    assert not marker.exists()
+
+
+def test_real_hamr_state_loads_with_weights_only(tmp_path, tokenizer, idai):
+    from hamr.methods.hamr.trainer import load_hamr_state_file
+
+    trainer = _trainer(tmp_path, tokenizer, idai, num_train_epochs=1)
+    path = tmp_path / "hamr_state.pt"
+    torch.save(trainer.hamr_state_dict(), path)
+    state = load_hamr_state_file(path)
+    trainer.load_hamr_state_dict(state)
+    assert torch.equal(state["boost"], torch.from_numpy(trainer.boost))

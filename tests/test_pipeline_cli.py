@@ -4,6 +4,7 @@ model whose training loss goes down."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -69,10 +70,9 @@ def _check_prediction_file(path, dataset, result):
         gold_full = [list(t) for t in bundle.test.labels]
         gold = [r[2].split(" ") if r[2] else [] for r in rows]
         pred = [r[3].split(" ") if r[3] else [] for r in rows]
-        assert all(g == full[:len(g)] for g, full in zip(gold, gold_full))  # words cut by max_length are missing
+        assert gold == gold_full  # one tag per word of the whole sentence (words cut by max_length: O)
         assert all(len(p) == len(g) for p, g in zip(pred, gold))
-        padded = [p + ["O"] * (len(full) - len(p)) for p, full in zip(pred, gold_full)]
-        again = ner_metrics(gold_full, padded, counts)
+        again = ner_metrics(gold_full, pred, counts)
     assert again["macro_f1"] == pytest.approx(result["test"]["macro_f1"], abs=1e-12)
     assert again["micro_f1"] == pytest.approx(result["test"]["micro_f1"], abs=1e-12)
 
@@ -173,3 +173,51 @@ def test_a_failing_diagnostics_plot_keeps_the_finished_run(tiny_models, tmp_path
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["diagnostics_plot_error"] == "ValueError: 'yerr' must not contain negative values"
     assert "macro_f1" in json.dumps(written)
+
+
+def test_model_folder_without_tokenizer_files_is_refused(tmp_path):
+    import shutil
+
+    from hamr.evaluation import evaluate_saved_model
+    from hamr.tasks import TokenizerMismatchError, default_model_path, load_tokenizer
+
+    src = Path(default_model_path())
+    folder = tmp_path / "minilm_no_tokenizer"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):  # no tokenizer.json, vocab.txt, tokenizer_config.json
+        shutil.copy(src / name, folder / name)
+    with pytest.raises(TokenizerMismatchError) as err:
+        load_tokenizer(str(folder))
+    message = str(err.value)
+    assert message.startswith(f"{folder}: the tokenizer has 5 tokens but the model has 30522 input embeddings")
+    assert "missing tokenizer.json, vocab.txt" in message
+    with pytest.raises(TokenizerMismatchError):  # hamr evaluate assembles model + tokenizer the same way
+        evaluate_saved_model(str(folder), dataset="humaid_idai19", limit=4)
+    with pytest.raises(TokenizerMismatchError):  # and so does training
+        pipeline.run(pipeline.RunConfig(dataset="humaid_idai19", model=str(folder), limit=8, epochs=1,
+                                        output_dir=str(tmp_path / "run")))
+    assert len(load_tokenizer(str(src))) == 30522  # the complete folder loads
+
+
+def test_evaluate_takes_quartile_groups_from_the_whole_train_file(tmp_path, tokenizer):
+    from hamr.data import load_files
+    from hamr.data.types import quartile_groups
+    from hamr.evaluation import evaluate_saved_model
+
+    labels = ["a", "b", "c", "d"]
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"example number {i},{labels[i % 4]}\n" for i in range(16)))
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\n" + "".join(f"test case {i},{labels[i % 4]}\n" for i in range(8)))
+    model = tiny_bert(tokenizer, 4, "classification", dropout=0.0)
+    model.config.id2label = dict(enumerate(labels))
+    model.config.label2id = {lab: i for i, lab in enumerate(labels)}
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+
+    whole = quartile_groups({lab: 4 for lab in labels})  # every label 4 times: ties broken by name
+    carved = load_files("classification", train, test=test).train.label_counts()  # what a 90% carve keeps
+    assert quartile_groups(carved) != whole  # so the test below can tell the two apart
+    result = evaluate_saved_model(str(tmp_path / "model"), data_file=str(test), train_file=str(train),
+                                  task="classification", max_length=16)
+    assert list(result["test"]["quartiles"]["groups"].values()) == whole

@@ -49,6 +49,7 @@ _LAZY = {
     "encode_split": "tasks",
     "load_model": "tasks",
     "load_tokenizer": "tasks",
+    "TokenizerMismatchError": "tasks",
 }
 
 

@@ -37,6 +37,7 @@ def evaluate_saved_model(
     from .data import LabelVocab
 
     config = AutoConfig.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)  # first: a folder without its tokenizer files is refused at once
     labels = [config.id2label[i] for i in range(config.num_labels)]
     if dataset:
         bundle = load_benchmark(dataset, data_root, limit=limit)
@@ -49,13 +50,14 @@ def evaluate_saved_model(
         if data_file is None or task is None:
             raise ValueError("give a benchmark dataset, or a data file with its task")
         task = TaskType.parse(task)
-        loaded = load_files(task, train_file or data_file, test=data_file)
+        # validation=data_file: no validation split is carved from the training file, so the quartile groups
+        # come from the whole file
+        loaded = load_files(task, train_file or data_file, validation=data_file, test=data_file)
         target, train = loaded.test, loaded.train
     vocab = LabelVocab(labels, task)
     if task == TaskType.NER and "O" not in vocab.index:
         raise ValueError(f"{model_dir}: a token-classification model without an 'O' label")
     bundle = DataBundle("eval", task, train, test=target, vocab=vocab)
-    tokenizer = load_tokenizer(model_dir)
     cls = AutoModelForTokenClassification if task == TaskType.NER else AutoModelForSequenceClassification
     model = cls.from_pretrained(model_dir).eval()
     encoded = encode_split(target, tokenizer, vocab, max_length)
@@ -74,5 +76,6 @@ def evaluate_saved_model(
         logits = np.stack([np.pad(x, ((0, width - x.shape[0]), (0, 0))) for x in logits])
         golds = np.stack([np.pad(g, (0, width - g.shape[0]), constant_values=IGNORE_INDEX) for g in golds])
     result = {"model": model_dir, "split": split, "task": str(task)}
-    result[split] = evaluate_predictions(task, bundle, np.asarray(logits), np.asarray(golds), gold_split=target)
+    result[split] = evaluate_predictions(task, bundle, np.asarray(logits), np.asarray(golds), gold_split=target,
+                                          word_index=encoded.word_index)
     return result

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig, resolve_learning_rate
+from .constants import IGNORE_INDEX
 from .data import DataBundle, Split, load_benchmark, load_files
 from .enums import Method, TaskType
 from .methods import get_method
@@ -36,7 +37,7 @@ from .methods.arguments import ImbalanceArguments
 from .methods.context import RunContext
 from .metrics import classification_metrics, ner_metrics
 from .options import validate_options
-from .tasks import encode_split, load_tokenizer, predictions_to_labels
+from .tasks import EncodedDataset, encode_split, labels_by_word, load_tokenizer, predictions_to_labels
 
 logger = logging.getLogger(__name__)
 
@@ -103,12 +104,26 @@ def training_arguments(config: RunConfig, task: TaskType, output_dir: str) -> Im
     return cls(**base)
 
 
-def make_compute_metrics(task: TaskType, bundle: DataBundle) -> Callable:
-    """The Trainer's ``compute_metrics``: macro/micro F1 and per-class F1 (prefixed ``f1/``)."""
+def make_compute_metrics(task: TaskType, bundle: DataBundle,
+                         encoded: dict[str, EncodedDataset] | None = None) -> Callable:
+    """The Trainer's ``compute_metrics``: macro/micro F1 and per-class F1 (prefixed ``f1/``).
+
+    NER with ``encoded`` (split name -> its EncodedDataset): when the predictions are those of one of these
+    splits (same rows, same gold label ids), they are put back on that split's words (:func:`labels_by_word`),
+    so a word without sub-tokens keeps its own position; the words cut off by ``max_length`` are left out, as
+    the label ids leave them out."""
     vocab = bundle.vocab
+    splits = bundle.splits()
 
     def compute(pred) -> dict[str, float]:
-        m = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids)
+        gold_split, word_index = None, None
+        if task == TaskType.NER and encoded:
+            for name, ds in encoded.items():
+                if name in splits and _same_label_rows(ds, pred.label_ids):
+                    gold_split, word_index = splits[name], ds.word_index
+                    break
+        m = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids, gold_split=gold_split,
+                                 word_index=word_index, truncated_as_o=False)
         per = m.get("per_class") or m.get("per_type") or {}
         out = {"macro_f1": m["macro_f1"], "micro_f1": m["micro_f1"]}
         out.update({f"f1/{k}": v["f1"] for k, v in per.items()})
@@ -118,22 +133,53 @@ def make_compute_metrics(task: TaskType, bundle: DataBundle) -> Callable:
     return compute
 
 
+def _same_label_rows(ds: EncodedDataset, label_ids) -> bool:
+    """True when ``label_ids`` (padded with -100) are row by row the labels of ``ds``'s items."""
+    if ds.word_index is None or label_ids is None or len(label_ids) != len(ds):
+        return False
+    for item, row in zip(ds.items, label_ids):
+        row = np.asarray(row)
+        mine = np.asarray(item["labels"])
+        if not np.array_equal(row[row != IGNORE_INDEX], mine[mine != IGNORE_INDEX]):
+            return False
+    return True
+
+
 def evaluate_predictions(
-    task: TaskType, bundle: DataBundle, logits, label_ids, gold_split: Split | None = None
+    task: TaskType, bundle: DataBundle, logits, label_ids, gold_split: Split | None = None,
+    word_index: list[list[int]] | None = None, truncated_as_o: bool = True,
 ) -> dict[str, Any]:
     """Metrics of method.md §7 from raw logits and gold label ids, with quartiles by training frequency.
 
-    NER with ``gold_split``: the gold tags are the split's full sentences, and words cut off by ``max_length``
-    count as predicted ``O``, so truncation can only lower the score, never hide gold entities."""
+    NER with ``gold_split`` (needs ``word_index``, the encoded split's :attr:`EncodedDataset.word_index`):
+    predictions are put back on the split's words by word index; a word without sub-tokens is predicted ``O``
+    at its own position. With ``truncated_as_o`` (the final scoring), the gold tags are the full sentences and
+    words cut off by ``max_length`` count as predicted ``O``, so truncation can only lower the score, never
+    hide gold entities; without it (per-epoch scores) each sentence ends at its last word that kept a
+    sub-token, as the label ids do."""
     train_counts = bundle.train.label_counts()
     if task == TaskType.CLASSIFICATION:
         pred = np.asarray(logits).argmax(-1)
         return classification_metrics(np.asarray(label_ids).tolist(), pred.tolist(), bundle.vocab.labels, train_counts)
     gold, predicted = predictions_to_labels(task, logits, label_ids, bundle.vocab)
     if gold_split is not None:
-        gold = [list(row) for row in gold_split.labels]
-        predicted = [p + ["O"] * (len(g) - len(p)) for g, p in zip(gold, predicted)]
+        gold, predicted = words_gold_and_predicted(gold_split, predicted, word_index, truncated_as_o)
     return ner_metrics(gold, predicted, train_counts)
+
+
+def words_gold_and_predicted(split: Split, predicted: list[list[str]], word_index: list[list[int]] | None,
+                             truncated_as_o: bool = True) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted tags per word of ``split`` from predictions at labelled positions (see
+    :func:`evaluate_predictions`)."""
+    if word_index is None or len(word_index) != len(split) or len(predicted) != len(split):
+        raise ValueError(f"scoring {split.name!r} by words needs its encoded word_index, one row per sentence "
+                         f"({len(split)} sentences, {len(predicted)} prediction rows)")
+    gold_rows, pred_rows = [], []
+    for g, p, words in zip(split.labels, predicted, word_index):
+        n = len(g) if truncated_as_o else (max(words) + 1 if words else 0)
+        gold_rows.append(list(g[:n]))
+        pred_rows.append(labels_by_word(p, words, n))
+    return gold_rows, pred_rows
 
 
 def peak_memory_mb() -> float:
@@ -201,8 +247,12 @@ def current_resolved_settings(method: Method | str, options: dict[str, Any], tas
     return {k: v for k, v in resolved.items() if k not in _PROTOCOL_RESOLVED}
 
 
-def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle) -> None:
+def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle,
+                       word_index: list[list[int]] | None = None) -> None:
+    """One row per example; NER rows hold one tag per word of the sentence (see :func:`evaluate_predictions`)."""
     gold, pred = predictions_to_labels(task, logits, label_ids, bundle.vocab)
+    if task == TaskType.NER:
+        gold, pred = words_gold_and_predicted(split, pred, word_index)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("index\tid\tgold\tpredicted\n")
         for i, (g, p) in enumerate(zip(gold, pred)):
@@ -233,7 +283,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     encoded = {name: encode_split(s, tokenizer, bundle.vocab, config.max_length) for name, s in bundle.splits().items()}
     args = training_arguments(config, task, str(out / "trainer"))
     ctx = RunContext(config, bundle, tokenizer, encoded["train"], encoded.get("validation"), args,
-                     make_compute_metrics(task, bundle))
+                     make_compute_metrics(task, bundle, encoded))
     t0 = time.perf_counter()
     trainer = train_with_method(ctx)
     total_seconds = time.perf_counter() - t0
@@ -263,10 +313,11 @@ def run(config: RunConfig) -> dict[str, Any]:
         if name in encoded:
             pred = trainer.predict(encoded[name], metric_key_prefix=name)
             result[name] = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids,
-                                                gold_split=bundle.splits()[name])
+                                                gold_split=bundle.splits()[name],
+                                                word_index=encoded[name].word_index)
             if name == "test" and trainer.is_world_process_zero():
                 _write_predictions(out / "test_predictions.tsv", task, bundle.test, pred.predictions,
-                                   pred.label_ids, bundle)
+                                   pred.label_ids, bundle, encoded[name].word_index)
     result["epoch_metrics"] = _epoch_metrics(trainer.state.log_history)
     result["train_losses"] = [rec["loss"] for rec in trainer.state.log_history if "loss" in rec]
     result["test_examples"] = len(bundle.test) if bundle.test is not None else 0

@@ -50,14 +50,42 @@ def _explain_load_failure(name: str, exc: Exception) -> Exception:
     )
 
 
+class TokenizerMismatchError(ValueError):
+    """The tokenizer found for a model is far smaller than the model's vocabulary (missing tokenizer files)."""
+
+
 def load_tokenizer(model_name_or_path: str | None = None):
+    """The tokenizer of a model name or folder. Refused (:class:`TokenizerMismatchError`) when its vocabulary
+    is less than half the model's input-embedding rows (``config.vocab_size``): transformers builds a tiny
+    tokenizer when a folder lacks its tokenizer files, and every word would become ``[UNK]``."""
     from transformers import AutoTokenizer
 
     name = model_name_or_path or default_model_path()
     try:
-        return AutoTokenizer.from_pretrained(name)
+        tokenizer = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as exc:
         raise _explain_load_failure(name, exc) from exc
+    _check_tokenizer_size(name, tokenizer)
+    return tokenizer
+
+
+def _check_tokenizer_size(name: str, tokenizer) -> None:
+    from transformers import AutoConfig
+
+    try:
+        model_vocab = getattr(AutoConfig.from_pretrained(name), "vocab_size", None)
+    except (OSError, ValueError):  # a tokenizer-only folder: nothing to compare with
+        return
+    if not isinstance(model_vocab, int) or len(tokenizer) >= 0.5 * model_vocab:
+        return
+    expected = ["tokenizer.json", *getattr(type(tokenizer), "vocab_files_names", {}).values()]
+    missing = [f for f in dict.fromkeys(expected) if not os.path.exists(os.path.join(name, f))]
+    what = f"missing {', '.join(missing)}" if missing and os.path.isdir(name) else "tokenizer files incomplete"
+    raise TokenizerMismatchError(
+        f"{name}: the tokenizer has {len(tokenizer)} tokens but the model has {model_vocab} input embeddings "
+        f"({what}); every word would be [UNK]. Copy the tokenizer files of the model into the folder "
+        "(tokenizer.save_pretrained(folder))."
+    )
 
 
 def load_model(
@@ -90,12 +118,18 @@ def load_model(
 
 class EncodedDataset(Dataset):
     """A list of tokenized examples, each a dict with ``input_ids``, ``attention_mask``, ``labels`` and
-    ``example_index``. ``num_truncated`` counts the examples cut at ``max_length``."""
+    ``example_index``. ``num_truncated`` counts the examples cut at ``max_length``.
 
-    def __init__(self, items: list[dict[str, Any]], num_truncated: int = 0, name: str = "") -> None:
+    NER: ``word_index[i]`` lists, for each labelled position of item ``i`` in order (the first sub-token of
+    each word), the index of its word in the sentence, so that predictions can be put back on words
+    (:func:`labels_by_word`); a word that produced no sub-token, or was cut by ``max_length``, has none."""
+
+    def __init__(self, items: list[dict[str, Any]], num_truncated: int = 0, name: str = "",
+                 word_index: list[list[int]] | None = None) -> None:
         self.items = items
         self.num_truncated = num_truncated
         self.name = name
+        self.word_index = word_index
 
     def __len__(self) -> int:
         return len(self.items)
@@ -111,6 +145,7 @@ def encode_split(split: Split, tokenizer, vocab: LabelVocab, max_length: int = 1
     """Tokenize a split for its task; labels become ids; the truncation count is logged."""
     vocab.check_split(split)
     items: list[dict[str, Any]] = []
+    word_index: list[list[int]] | None = None
     truncated = 0
     if split.task == TaskType.CLASSIFICATION:
         enc = tokenizer(split.texts, truncation=True, max_length=max_length)
@@ -127,17 +162,21 @@ def encode_split(split: Split, tokenizer, vocab: LabelVocab, max_length: int = 1
             )
     else:
         enc = tokenizer(split.tokens, is_split_into_words=True, truncation=True, max_length=max_length)
+        word_index = []
         for i in range(len(split)):
             word_ids = enc.word_ids(i)
             tags = split.labels[i]
             labels = []
+            words = []
             prev = None
             for w in word_ids:
                 if w is None or w == prev:
                     labels.append(IGNORE_INDEX)
                 else:
                     labels.append(vocab.index[tags[w]])
+                    words.append(w)
                 prev = w
+            word_index.append(words)
             seen_words = {w for w in word_ids if w is not None}
             # a word that produced no sub-token at all (e.g. a lone control character) is not truncation
             last_word = max(seen_words) if seen_words else -1
@@ -154,7 +193,7 @@ def encode_split(split: Split, tokenizer, vocab: LabelVocab, max_length: int = 1
         logger.warning(
             "%s: %d of %d examples were truncated at max_length=%d", split.name, truncated, len(split), max_length
         )
-    return EncodedDataset(items, truncated, split.name)
+    return EncodedDataset(items, truncated, split.name, word_index=word_index)
 
 
 @dataclass
@@ -179,6 +218,19 @@ class IndexCollator:
         if all(i is not None for i in index):
             batch[INDEX_KEY] = torch.tensor(index, dtype=torch.long)
         return dict(batch)
+
+
+def labels_by_word(row: Sequence[str], words: Sequence[int], num_words: int, fill: str = "O") -> list[str]:
+    """One label per word of a sentence of ``num_words`` words from the labels of its labelled positions
+    (``row``) and their words (``words``, :attr:`EncodedDataset.word_index`): a word without a labelled
+    position (no sub-token, or cut by ``max_length``) gets ``fill`` at its own position."""
+    if len(row) != len(words):
+        raise ValueError(f"{len(row)} labelled positions but {len(words)} word indices: the predictions do not "
+                         "belong to this encoded split")
+    out = [fill] * num_words
+    for label, w in zip(row, words):
+        out[w] = label
+    return out
 
 
 def predictions_to_labels(

@@ -100,6 +100,14 @@ def _fail(path: str, where: str, message: str) -> ProtocolError:
     return ProtocolError(f"{path}: {where}: {message}")
 
 
+def _check_plain_name(path: str, where: str, name: Any, what: str) -> None:
+    """A protocol or entry name becomes a folder name: a plain file name (letters, digits, _ . -), not empty,
+    not ``.`` or ``..``, no ``/``, so results can never be written outside the results folder."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or set(name) == {"."}:
+        raise _fail(path, where, f"{name!r} is not a valid {what} name: expected a plain file name "
+                                 "(letters, digits, _ . -; not empty, not '.' or '..', no '/')")
+
+
 def _check_setting(path: str, where: str, key: str, value: Any) -> None:
     if key not in SETTING_DEFAULTS:
         raise _fail(path, where, f"unknown setting {key!r} (expected one of: {', '.join(SETTING_DEFAULTS)})")
@@ -140,10 +148,9 @@ def _parse_entry(path: str, i: int, raw: Any, methods: list[str]) -> Entry:
     unknown = sorted(set(raw) - ENTRY_KEYS)
     if unknown:
         raise _fail(path, f"{where}.{unknown[0]}", f"unknown field (expected: {', '.join(sorted(ENTRY_KEYS))})")
-    name = raw.get("name") or raw.get("method")
+    name = raw.get("method") if raw.get("name") is None else raw["name"]
     method = str(raw.get("method") or name).lower()
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise _fail(path, f"{where}.name", f"{name!r} is not a valid entry name (letters, digits, _ . -)")
+    _check_plain_name(path, f"{where}.name", name, "entry")
     if method not in methods:
         raise _fail(path, f"{where}.method", f"unknown method {method!r} (expected one of: {', '.join(methods)})")
     options = raw.get("options", {})
@@ -166,9 +173,8 @@ def parse_protocol(raw: Any, path: str = "<protocol>") -> Protocol:
     unknown = sorted(set(raw) - PROTOCOL_KEYS)
     if unknown:
         raise _fail(path, unknown[0], f"unknown field (expected: {', '.join(sorted(PROTOCOL_KEYS))})")
-    name = raw.get("name") or Path(path).stem
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise _fail(path, "name", f"{name!r} is not a valid protocol name (letters, digits, _ . -)")
+    name = Path(path).stem if raw.get("name") is None else raw["name"]
+    _check_plain_name(path, "name", name, "protocol")
 
     seeds = raw.get("seeds", DEFAULT_SEEDS)
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):

@@ -123,6 +123,20 @@ def _column_index(header: list[str], column: str | int, role: str, where: str) -
         raise DataError(f"{where}: no {role} column {column!r} in the header; columns found: {found}") from None
 
 
+_CSV_QUOTED_FIELD = re.compile(r'^"(?:[^"]|"")*"$')
+
+
+def _tsv_is_csv_quoted(lines: list[str]) -> bool:
+    """True when a tab-separated file carries CSV quoting (``pandas.DataFrame.to_csv(sep="\\t")``): a field
+    quoted as a whole with a doubled ``""`` inside (how CSV writes a ``"``), or a header of quoted fields."""
+    header = next((ln for ln in lines if ln.strip()), "")
+    if header and all(_CSV_QUOTED_FIELD.match(f) for f in header.split("\t")):
+        return True
+    return any(
+        '""' in f[1:-1] and _CSV_QUOTED_FIELD.match(f) for ln in lines if '""' in ln for f in ln.split("\t")
+    )
+
+
 def load_delimited(
     path: PathLike,
     *,
@@ -131,25 +145,40 @@ def load_delimited(
     delimiter: str | None = None,
     split_name: str | None = None,
     id_column: str | int | None = None,
+    quoting: str | None = None,
 ) -> Split:
     """Read a classification split from a CSV or TSV file with a header row.
 
-    The delimiter comes from the extension (``.tsv`` tab, ``.csv`` comma) unless given. Tab-separated files are
-    read without quoting (HumAID puts raw ``"`` characters in tweets); other delimiters use standard CSV
-    quoting. Columns are chosen by header name or by position. Every row must have as many fields as the
-    header; an empty text or label is an error. Labels are stripped of surrounding whitespace, texts are kept
-    as they are.
+    The delimiter comes from the extension (``.tsv`` tab, ``.csv`` comma) unless given. ``quoting`` is
+    ``"csv"`` (standard CSV quoting: ``"..."`` fields, ``""`` for a quote inside) or ``"none"`` (quotes are
+    text); by default other delimiters use CSV quoting, and tab-separated files are read without quoting
+    (HumAID puts raw ``"`` characters in tweets) unless the file shows CSV quoting (a TSV written by pandas
+    ``to_csv(sep="\\t")``: a whole field in quotes with ``""`` inside), in which case it is read as quoted.
+    Columns are chosen by header name or by position. Every row must have as many fields as the header; an
+    empty text or label is an error. Labels are stripped of surrounding whitespace, texts are kept as they are.
+    A quoted field running over several lines is an error when one of the lines it swallows looks like a row
+    of its own (the right number of fields and a label of this file): an unclosed ``"`` would merge rows.
     """
     path = Path(path)
     delim = _delimiter_for(path, delimiter)
-    quoting = csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL
     kind = {"\t": "tab", ",": "comma"}.get(delim, repr(delim))
-    reader = csv.reader((ln + "\n" for ln in _read_lines(path)), delimiter=delim, quoting=quoting, strict=True)
+    lines = _read_lines(path)
+    if quoting not in (None, "csv", "none"):
+        raise DataError(f"{path}: quoting={quoting!r}: expected 'csv', 'none' or None (automatic)")
+    if quoting is None:
+        quoting = "csv" if delim != "\t" or _tsv_is_csv_quoted(lines) else "none"
+        if delim == "\t" and quoting == "csv":
+            logger.info("%s: tab-separated with CSV quoting (as pandas writes it): read as quoted", path)
+    csv_quoting = csv.QUOTE_MINIMAL if quoting == "csv" else csv.QUOTE_NONE
+    reader = csv.reader((ln + "\n" for ln in lines), delimiter=delim, quoting=csv_quoting, strict=True)
+    spans: list[tuple[int, int]] = []  # first and last physical line of each multi-line record
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         start = 1
         try:
             for row in reader:
+                if reader.line_num > start:
+                    spans.append((start, reader.line_num))
                 yield start, row
                 start = reader.line_num + 1
         except csv.Error as exc:
@@ -165,6 +194,7 @@ def load_delimited(
             break
     if header is None:
         raise DataError(f"{path}: empty file; expected a header row naming the columns")
+    header_line = int(where_header.rsplit(":", 1)[1])
     t_idx = _column_index(header, text_column, "text", where_header)
     l_idx = _column_index(header, label_column, "label", where_header)
     i_idx = None if id_column is None else _column_index(header, id_column, "id", where_header)
@@ -178,8 +208,12 @@ def load_delimited(
             continue
         where = f"{path}:{line}"
         if len(row) != len(header):
+            hint = ""
+            if quoting == "none" and any(f.startswith('"') for f in row):
+                hint = " (if the file was written with CSV quoting, e.g. by pandas, pass quoting='csv')"
             raise DataError(
                 f"{where}: expected {len(header)} {kind}-separated fields ({', '.join(header)}), found {len(row)}"
+                + hint
             )
         text, label = row[t_idx], row[l_idx].strip()
         if not text.strip():
@@ -193,6 +227,8 @@ def load_delimited(
             ids.append(row[i_idx])
     if not labels:
         raise DataError(f"{path}: no examples after the header row")
+    _check_swallowed_rows(path, lines, spans, header_line, len(header), l_idx, set(labels), delim, csv_quoting,
+                          len(labels))
     return Split(
         name=_default_name(path, split_name),
         task=TaskType.CLASSIFICATION,
@@ -201,6 +237,25 @@ def load_delimited(
         locations=locations,
         ids=ids if i_idx is not None else None,
     )
+
+
+def _check_swallowed_rows(path: Path, lines: list[str], spans: list[tuple[int, int]], header_line: int,
+                          width: int, l_idx: int, known: set[str], delim: str, csv_quoting: int,
+                          examples: int) -> None:
+    """Raise when a quoted field spanning several lines holds a line that reads as a row of its own."""
+    for first, last in spans:
+        if first <= header_line:
+            continue
+        for k in range(first + 1, last + 1):
+            fields = next(csv.reader([lines[k - 1]], delimiter=delim, quoting=csv_quoting), [])
+            if len(fields) == width and fields[l_idx].strip() in known:
+                rows_in = sum(1 for ln in lines[header_line:] if ln.strip())
+                raise DataError(
+                    f"{path}:{first}: a quoted field opened on this line runs to line {last} and swallows line {k}, "
+                    f"which looks like a row of its own (label {fields[l_idx].strip()!r}): {rows_in} non-blank "
+                    f"lines after the header would give {examples} examples. Close the quote, or write a quote "
+                    'inside a quoted field as ""'
+                )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -350,12 +405,17 @@ def load_conll(
 ) -> Split:
     """Read an NER split in CoNLL/BIO layout: one token per line, a blank line between sentences.
 
-    Columns are split on any whitespace (``delimiter=None``) or on ``delimiter`` (e.g. ``"\\t"``); the token
-    and the tag are taken from ``token_column`` / ``tag_column`` (MIT-Restaurant is tag first:
+    Columns are split on ``delimiter`` (e.g. ``"\\t"``); by default (``delimiter=None``) on tabs when the
+    first token line holds a tab (a token may then contain spaces, e.g. ``New York``), else on any
+    whitespace. The token and the tag are taken from ``token_column`` / ``tag_column`` (MIT-Restaurant is tag first:
     ``tag_column=0, token_column=1``). Whitespace-only lines end a sentence and ``-DOCSTART-`` lines are
     skipped. Tags must be IOB2 (``O``, ``B-X``, ``I-X``). A sentence's location is the line of its first token.
     """
     path = Path(path)
+    lines = _read_lines(path)
+    if delimiter is None:
+        first = next((ln for ln in lines if ln.strip() and not ln.startswith("-DOCSTART-")), "")
+        delimiter = "\t" if "\t" in first else None
     kind = "whitespace" if delimiter is None else {"\t": "tab", " ": "space"}.get(delimiter, repr(delimiter))
     needed = max(c + 1 if c >= 0 else -c for c in (token_column, tag_column))
     tokens: list[list[str]] = []
@@ -373,7 +433,7 @@ def load_conll(
             cur_tokens.clear()
             cur_tags.clear()
 
-    for line_no, line in enumerate(_read_lines(path), start=1):
+    for line_no, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("-DOCSTART-"):
             flush()
             continue

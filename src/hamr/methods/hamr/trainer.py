@@ -474,7 +474,30 @@ class HAMRTrainer(ImbalanceTrainer):
         path = os.path.join(checkpoint, HAMR_STATE_NAME)
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: this checkpoint holds no HAMR state (was it written by HAMRTrainer?)")
-        self.load_hamr_state_dict(torch.load(path, weights_only=False))
+        self.load_hamr_state_dict(load_hamr_state_file(path))
+
+
+def load_hamr_state_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a ``hamr_state.pt`` with ``torch.load(weights_only=True)``: tensors and plain Python values only,
+    so a crafted file cannot run code; anything else is refused with an error naming the file."""
+    import pickle
+
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        raise ValueError(
+            f"{path}: refused to load: the HAMR state may hold only tensors and plain values "
+            f"(torch.load weights_only=True){_unsupported_global(exc)}"
+        ) from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a dict of HAMR state, found {type(state).__name__}")
+    return state
+
+
+def _unsupported_global(exc: Exception) -> str:
+    """The line of torch's weights-only error naming the refused object, if any."""
+    found = [ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln or "GLOBAL" in ln]
+    return f": {found[0].split(' Please use')[0]}" if found else ""
 
 
 def hamr_sampler(trainer: HAMRTrainer):
