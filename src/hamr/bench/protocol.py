@@ -43,8 +43,10 @@ class Entry:
 
     @property
     def ablation(self) -> str | None:
-        """The HAMR ablation (``full`` for plain HAMR), None for other methods."""
-        if self.method != "hamr":
+        """The ablation of a method that has an ``ablation`` field (HAMR: ``full`` when not set), else None."""
+        from ..methods import get_method
+
+        if "ablation" not in get_method(self.method).own_fields():
             return None
         return str(self.options.get("ablation", "full")).lower()
 
