@@ -60,3 +60,14 @@ def test_run_settings_have_one_source():
     assert SETTING_DEFAULTS["epochs"] == RunConfig(dataset="sst5").epochs == 3.0
     assert resolve_learning_rate(None, TaskType.NER) == 2e-5 and resolve_learning_rate(None, "classification") == 4e-5
     assert resolve_learning_rate(1e-4, TaskType.NER) == 1e-4
+
+
+def test_the_public_api_resolves_from_the_new_layout():
+    import hamr
+
+    for name in hamr.__all__:
+        assert getattr(hamr, name) is not None, name
+    assert hamr.HAMRArguments is get_method("hamr").arguments_class
+    assert hamr.RunConfig is RunConfig and hamr.get_method("gbc").cost_factor == 2.5
+    assert hamr.HAMRTrainer.__module__ == "hamr.methods.hamr.trainer"
+    assert issubclass(hamr.HAMRTrainer, hamr.ImbalanceTrainer)
