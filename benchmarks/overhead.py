@@ -28,8 +28,9 @@ import torch
 from hamr.data import load_benchmark
 from hamr.metaset import build_meta_set
 from hamr.tasks import IndexCollator, encode_split, load_model, load_tokenizer
-from hamr.trainer import HAMRTrainer, ImbalanceTrainer
-from hamr.training_args import HAMRArguments, ImbalanceArguments
+from hamr.methods.arguments import ImbalanceArguments
+from hamr.methods.base import ImbalanceTrainer
+from hamr.methods.hamr import HAMRArguments, HAMRTrainer
 
 CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 3 steps, 1.2N draws per epoch)
     "erm": {},

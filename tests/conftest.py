@@ -47,3 +47,17 @@ def random_embeddings(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     e = rng.normal(size=(n, dim)).astype("float32")
     return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def tiny_models(monkeypatch, tokenizer):
+    """Every model a run loads (:meth:`hamr.methods.context.RunContext.new_model`) is a tiny random BERT on the
+    packaged tokenizer's vocabulary, with the run's label names."""
+    import hamr.methods.context
+
+    def fake_load_model(task, vocab, model_name_or_path=None, **kw):
+        m = tiny_bert(tokenizer, len(vocab), str(task), dropout=0.0)
+        m.config.id2label, m.config.label2id = vocab.id2label, vocab.label2id
+        return m
+
+    monkeypatch.setattr(hamr.methods.context, "load_model", fake_load_model)

@@ -48,7 +48,7 @@ def _data():
 
 def _trainer_class():
     from hamr.tasks import INDEX_KEY
-    from hamr.trainer import HAMRTrainer
+    from hamr.methods.hamr import HAMRTrainer
 
     class RecordingTrainer(HAMRTrainer):
         """Records the example indices this rank trained on, per step."""
@@ -62,7 +62,7 @@ def _trainer_class():
 
 
 def _make_trainer(data, out_dir: str, per_device_batch: int, epochs: int, save: bool, meta_update_lr: float):
-    from hamr.training_args import HAMRArguments
+    from hamr.methods.hamr import HAMRArguments
 
     tokenizer, bundle, train, meta, _ = data
     args = HAMRArguments(
@@ -151,7 +151,7 @@ def run(
 def _global_stats_error(rank: int, world: int) -> float:
     """Largest gap between the all-reduced statistics of :mod:`hamr.distributed` on per-rank pieces of
     unequal length and the single-process statistics of the concatenated batch."""
-    from hamr.distributed import global_mean, global_zscore
+    from hamr.ddp import global_mean, global_zscore
     from hamr.weighting import batch_zscore
 
     pieces = [torch.linspace(-1.0, 2.0, 3 + r) ** 2 + r for r in range(world)]

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 
 import hamr
-from conftest import tiny_bert
-from hamr import pipeline
 from hamr.api import FittedModel, prepare_hamr_data, stratified_validation, to_split
 from hamr.data import DataError, Split
 from hamr.enums import TaskType
@@ -26,14 +24,6 @@ def _texts(n, seed=0, weights=(0.6, 0.3, 0.1)):
     return texts, [int(y) for y in labels]
 
 
-@pytest.fixture
-def tiny_models(monkeypatch, tokenizer):
-    def fake_load_model(task, vocab, model_name_or_path=None, **kw):
-        m = tiny_bert(tokenizer, len(vocab), str(task), dropout=0.0)
-        m.config.id2label, m.config.label2id = vocab.id2label, vocab.label2id
-        return m
-
-    monkeypatch.setattr(pipeline, "load_model", fake_load_model)
 
 
 def test_fit_predict_save_load_round_trip_with_integer_labels(tiny_models, tmp_path):

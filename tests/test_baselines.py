@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from conftest import tiny_bert
-from hamr.baselines.gbc import (
+from hamr.methods.gbc.trainer import (
     GBCTrainer,
     choose_coordinates,
     draw_layers,
@@ -31,11 +31,12 @@ from hamr.baselines.gbc import (
     per_example_gradients,
     weighted_kmeans,
 )
-from hamr.baselines.lnr import entity_spans, flip_dataset, flip_ner_spans, _tag_tables
-from hamr.baselines.metabalance import MetaBalanceTrainer, balanced_sampling_weights, first_order_meta_gradients
-from hamr.enums import Method, TaskType
+from hamr.methods.lnr.flips import entity_spans, flip_dataset, flip_ner_spans, _tag_tables
+from hamr.methods.metabalance.trainer import MetaBalanceTrainer, balanced_sampling_weights, first_order_meta_gradients
+from hamr.enums import TaskType
 from hamr.tasks import EncodedDataset
-from hamr.training_args import ImbalanceArguments
+from hamr.methods.gbc import GBCArguments
+from hamr.methods.metabalance import MetaBalanceArguments
 
 
 
@@ -92,7 +93,7 @@ def test_lnr_classification_flips_what_the_formula_gives():
 
 
 def test_lnr_says_why_nothing_flipped():
-    from hamr.baselines.lnr import no_flip_message
+    from hamr.methods.lnr.flips import no_flip_message
 
     assert "t_flip 7.50 is above every z it could flip on (the largest is 2.00)" in no_flip_message(2.0, 7.5)
     assert "above t_flip 1.00 but no draw" in no_flip_message(2.0, 1.0)
@@ -387,8 +388,8 @@ def test_gbc_trainer_selects_k_distinct_meta_examples_and_learns_weights(tmp_pat
 
     bundle = load_benchmark("humaid_idai19", limit={"train": 24, "validation": 8, "test": 8})
     train = encode_split(bundle.train, tokenizer, bundle.vocab, 32)
-    args = ImbalanceArguments(
-        output_dir=str(tmp_path), method=Method.GBC, num_train_epochs=1, per_device_train_batch_size=8,
+    args = GBCArguments(
+        output_dir=str(tmp_path), num_train_epochs=1, per_device_train_batch_size=8,
         learning_rate=1e-3, report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True, seed=3,
         gbc_warmup_epochs=0.0, gbc_meta_size=4, gbc_score_examples=8, gbc_inner_lr=10.0, gbc_weight_lr=100.0,
         gbc_max_coordinates=64, gbc_lookahead_scope="all",
@@ -413,8 +414,8 @@ def test_gbc_default_weight_lr_follows_the_inner_lr_and_moves_the_weights(tmp_pa
 
     bundle = load_benchmark("humaid_idai19", limit={"train": 24, "validation": 8, "test": 8})
     train = encode_split(bundle.train, tokenizer, bundle.vocab, 32)
-    args = ImbalanceArguments(
-        output_dir=str(tmp_path), method=Method.GBC, num_train_epochs=1, per_device_train_batch_size=8,
+    args = GBCArguments(
+        output_dir=str(tmp_path), num_train_epochs=1, per_device_train_batch_size=8,
         learning_rate=1e-3, lr_scheduler_type="constant", report_to=[], save_strategy="no", use_cpu=True,
         disable_tqdm=True, seed=3, gbc_warmup_epochs=0.0, gbc_meta_size=4, gbc_score_examples=8,
         gbc_max_coordinates=64, gbc_lookahead_scope="all",
@@ -427,7 +428,7 @@ def test_gbc_default_weight_lr_follows_the_inner_lr_and_moves_the_weights(tmp_pa
     w = tr.example_weights
     assert tr.l2rw_steps == 3 and float((1 - w).abs().max()) > 1e-3, f"weights stayed flat: {w.tolist()}"
     with pytest.raises(ValueError, match="gbc_weight_lr"):
-        ImbalanceArguments(output_dir=str(tmp_path), gbc_weight_lr=0.0, report_to=[])
+        GBCArguments(output_dir=str(tmp_path), gbc_weight_lr=0.0, report_to=[])
 
 
 # ----------------------------------------------------------------------------------------- MetaBalance
@@ -469,8 +470,8 @@ def test_metabalance_trainer_writes_the_first_order_update_into_grad(tmp_path, t
     for it in items:
         it["attention_mask"] = [1] * len(it["input_ids"])
     train = EncodedDataset(items)
-    args = ImbalanceArguments(
-        output_dir=str(tmp_path), method=Method.METABALANCE, per_device_train_batch_size=4, report_to=[],
+    args = MetaBalanceArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=4, report_to=[],
         use_cpu=True, disable_tqdm=True, metabalance_inner_lr=0.05, metabalance_lambda=0.3,
         metabalance_outer_batches=2, gradient_accumulation_steps=2,
     )

@@ -14,6 +14,7 @@ import pytest
 
 from hamr import bench
 from hamr.bench import ProtocolError, expand_grid, load_protocol, run_grid, write_report
+from hamr.methods import get_method
 from hamr.resampling import read_hardness_file, write_hardness_file
 
 CONFIGS = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"
@@ -79,7 +80,11 @@ def fake_runner(values: dict, calls: list | None = None):
 def quiet(monkeypatch):
     from rich.console import Console
 
-    monkeypatch.setattr(bench, "console", Console(file=open(os.devnull, "w")))
+    from hamr.bench import cli, common
+
+    quiet_console = Console(file=open(os.devnull, "w"))
+    monkeypatch.setattr(common, "console", quiet_console)
+    monkeypatch.setattr(cli, "console", quiet_console)
 
 
 # ------------------------------------------------------------------------------------------- grid
@@ -376,9 +381,11 @@ def test_report_tables(tmp_path, quiet):
 
 
 def test_busy_machine_flag():
-    assert bench._busy({"start": 4.7, "end": 2.0, "cpus": 2})
-    assert not bench._busy({"start": 0.3, "end": 2.1, "cpus": 2})  # the run's own two threads
-    assert not bench._busy(None)
+    from hamr.bench.report import busy
+
+    assert busy({"start": 4.7, "end": 2.0, "cpus": 2})
+    assert not busy({"start": 0.3, "end": 2.1, "cpus": 2})  # the run's own two threads
+    assert not busy(None)
 
 
 def test_report_without_runs(tmp_path):
@@ -530,7 +537,7 @@ def test_estimates_prefer_the_runs_measured_here(tmp_path, quiet):
     measured = bench.measured_costs(out)
     assert list(measured.values()) == [150.0]
     assert bench.estimate_seconds(specs["erm"], measured) == 150.0
-    assert bench.estimate_seconds(specs["hamr"], measured) == pytest.approx(150.0 * bench.METHOD_COST["hamr"])
+    assert bench.estimate_seconds(specs["hamr"], measured) == pytest.approx(150.0 * get_method("hamr").cost_factor)
     model = bench.estimate_seconds(specs["hamr"])
     assert model is not None and model != bench.estimate_seconds(specs["hamr"], measured)
     other = dict(specs["erm"].settings, max_length=32)  # other settings: nothing measured, the cost model
@@ -600,7 +607,7 @@ def test_a_finished_hamr_run_whose_task_dependent_default_changed_since_is_refus
     batch size follows the protocol's batch size, which the protocol check already compares."""
     from hamr import pipeline
     from hamr.enums import TaskType
-    from hamr.training_args import HAMRArguments
+    from hamr.methods.hamr import HAMRArguments
 
     args = HAMRArguments(output_dir=str(tmp_path / "a"), report_to=[], use_cpu=True, per_device_train_batch_size=16)
     used = pipeline._resolved_method_settings(args, TaskType.CLASSIFICATION)
@@ -644,7 +651,9 @@ def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):
         def poll(self):
             return 0
 
-    monkeypatch.setattr(bench.subprocess, "Popen", FakePopen)
+    from hamr.bench import grid
+
+    monkeypatch.setattr(grid.subprocess, "Popen", FakePopen)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     spec = expand_grid(load_protocol(_write(tmp_path, _protocol(seeds=[1]))))[0]
     assert bench.subprocess_runner(spec, tmp_path, threads=1) == 0
@@ -657,7 +666,7 @@ def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):
 def test_bench_run_ray_option_dispatches_to_ray(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from hamr import distributed
+    from hamr.bench import ray as distributed
     from hamr.cli import app
 
     seen = {}

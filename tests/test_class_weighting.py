@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from conftest import random_embeddings, tiny_bert
-from hamr.class_weighting import ClassResidualReweighter, class_groups
+from hamr.methods.hamr.class_weighting import ClassResidualReweighter, class_groups
 from hamr.data import load_benchmark
 from hamr.enums import HypergradBackend
 from hamr.metaset import build_meta_set
 from hamr.tasks import INDEX_KEY, encode_split
-from hamr.trainer import HAMRTrainer
-from hamr.training_args import HAMRArguments
+from hamr import HAMRTrainer
+from hamr import HAMRArguments
 from hamr.weighting import math_attention, normalise_weights
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .*:UserWarning")

@@ -10,7 +10,6 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from conftest import tiny_bert
 from hamr import pipeline
 from hamr.cli import app
 from hamr.data import DataBundle, DataError, Split, UnseenLabelsError, load_files
@@ -23,19 +22,18 @@ from hamr.run_outputs import (
     clear_run_outputs,
     latest_complete_checkpoint,
 )
-from hamr.training_args import HAMRArguments, ImbalanceArguments
+from hamr import (
+    EffectiveNumberArguments,
+    GBCArguments,
+    HAMRArguments,
+    ImbalanceArguments,
+    LogitAdjustmentArguments,
+    MetaBalanceArguments,
+)
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def tiny_models(monkeypatch, tokenizer):
-    def fake_load_model(task, vocab, model_name_or_path=None, **kw):
-        m = tiny_bert(tokenizer, len(vocab), str(task), dropout=0.0)
-        m.config.id2label, m.config.label2id = vocab.id2label, vocab.label2id
-        return m
-
-    monkeypatch.setattr(pipeline, "load_model", fake_load_model)
 
 
 def write(path, text):
@@ -96,9 +94,10 @@ def test_run_config_validates_sizes(kw, message):
     (ImbalanceArguments, dict(num_train_epochs=0), "ImbalanceArguments.num_train_epochs must be > 0"),
     (ImbalanceArguments, dict(per_device_train_batch_size=0), "per_device_train_batch_size must be >= 1"),
     (ImbalanceArguments, dict(learning_rate=-1e-3), "ImbalanceArguments.learning_rate must be >= 0"),
-    (ImbalanceArguments, dict(gbc_meta_size=0), "ImbalanceArguments.gbc_meta_size must be >= 1"),
-    (ImbalanceArguments, dict(effective_number_beta=1.0), r"effective_number_beta must be in \[0, 1\)"),
-    (ImbalanceArguments, dict(metabalance_outer_batches=0), "metabalance_outer_batches must be >= 1"),
+    (GBCArguments, dict(gbc_meta_size=0), "GBCArguments.gbc_meta_size must be >= 1"),
+    (EffectiveNumberArguments, dict(effective_number_beta=1.0), r"effective_number_beta must be in \[0, 1\)"),
+    (MetaBalanceArguments, dict(metabalance_outer_batches=0), "metabalance_outer_batches must be >= 1"),
+    (LogitAdjustmentArguments, dict(logit_adjustment_tau=-1.0), "logit_adjustment_tau must be >= 0"),
     (HAMRArguments, dict(meta_batch_size=0), "HAMRArguments.meta_batch_size must be >= 1"),
     (HAMRArguments, dict(wnet_lr=0.0), "HAMRArguments.wnet_lr must be > 0"),
     (HAMRArguments, dict(memory_gamma=1.5), r"HAMRArguments.memory_gamma must be in \[0, 1\)"),
@@ -218,7 +217,7 @@ def test_cli_evaluate_drops_labels_the_model_does_not_know(tiny_models, tmp_path
     rows = "help us\tsympathy_and_support\nroad closed\tnew_intent\nwater please\tnew_intent\n" \
            "bridge down\tinfrastructure_and_utility_damage\n"
     data = write(tmp_path / "eval.tsv", "text\tlabel\n" + rows * 5)  # (evaluate carves 10% as validation)
-    base = ["evaluate", str(out / "model"), "--file", str(data), "--task", "classification", "--max-length", "16"]
+    base = ["evaluate", str(out / "model"), "--test", str(data), "--task", "classification", "--max-length", "16"]
     r = runner.invoke(app, base)
     assert r.exit_code == 2 and f"'new_intent' x10 ({data}:3, {data}:4, {data}:7, ...)" in r.output
     r = runner.invoke(app, base + ["--unseen-labels", "drop", "--output", str(tmp_path / "e.json")])
@@ -299,7 +298,7 @@ HAMR_RUN = ["train", "--dataset", "humaid_idai19", "--limit", "48", "--method", 
 
 def _interrupt_after(monkeypatch, step: int):
     """Ctrl-C in the middle of training: a KeyboardInterrupt from the training step after ``step`` steps."""
-    from hamr.trainer import ImbalanceTrainer
+    from hamr import ImbalanceTrainer
 
     original = ImbalanceTrainer.training_step
 
@@ -313,7 +312,7 @@ def _interrupt_after(monkeypatch, step: int):
 
 
 def test_interrupted_and_resumed_cli_run_equals_the_uninterrupted_one(tiny_models, tmp_path, monkeypatch):
-    from hamr.trainer import ImbalanceTrainer
+    from hamr import ImbalanceTrainer
 
     whole = tmp_path / "whole"
     r = runner.invoke(app, HAMR_RUN + ["--output-dir", str(whole)])
@@ -355,7 +354,7 @@ def test_interrupted_and_resumed_cli_run_equals_the_uninterrupted_one(tiny_model
 def test_balanced_sampler_resumes_to_the_same_scores(tiny_models, tmp_path, monkeypatch):
     """ImbalanceTrainer's own sampler RNG is checkpointed: resuming at step 3 (after checkpoint-3, every 3 steps)
     draws the batches the whole run drew."""
-    from hamr.trainer import ImbalanceTrainer
+    from hamr import ImbalanceTrainer
 
     run = ["train", "--dataset", "humaid_idai19", "--limit", "48", "--method", "balanced_sampler", "--epochs", "2",
            "--max-length", "16", "--lr", "1e-3", "--no-save-model", "--checkpoint-every", "3",

@@ -91,7 +91,7 @@ def test_the_budget_stops_new_runs_after_the_measured_erm(data, tmp_path, monkey
     import types
 
     clock = itertools.count(0, 100)  # every run takes 100 s of wall time (bench's own clock only)
-    monkeypatch.setattr(bench, "time", types.SimpleNamespace(perf_counter=lambda: float(next(clock))))
+    monkeypatch.setattr(bench.grid, "time", types.SimpleNamespace(perf_counter=lambda: float(next(clock))))
     # 5 minutes: ERM (100 s), ICF (est. 100 s, total 200), HAMR (est. 1.4 x 100 s = 140 > 300 - 200): stop
     comp = run_compare(data, "erm,icf,hamr", seeds=2, out=tmp_path / "o", runner=fake(values, calls),
                        budget_minutes=5, out_console=QUIET)
@@ -114,7 +114,7 @@ def test_file_datasets_in_a_protocol(data, tmp_path):
     bundle = load_data(RunConfig(**kw))
     assert bundle.name == "mydata" and len(bundle.train) == 84
     est = bench.estimate_seconds(specs["mydata"])
-    assert est is not None and bench.RUN_OVERHEAD_SECONDS < est < 60  # 84 short texts: seconds
+    assert est is not None and bench.costs.RUN_OVERHEAD_SECONDS < est < 60  # 84 short texts: seconds
     bad = dict(data.to_dict(), train=str(tmp_path / "missing.csv"))
     with pytest.raises(bench.ProtocolError, match=r"datasets\[0\]\.train: no such file"):
         bench.parse_protocol({**raw, "datasets": [bad]}, "p.json")

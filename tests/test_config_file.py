@@ -101,7 +101,7 @@ def test_options_lists_every_field_with_type_default_and_help():
     assert "focal_gamma" not in hamr_only and hamr_only["oversample"].default == "1.2" and hamr_only["meta_interval"].default == "None"
     assert hamr_only["lookahead_scope"].type.startswith("all | head")
     assert all(f.help for f in list_fields("hamr") if f.group == "HAMRArguments")
-    focal = [f.name for f in list_fields("focal") if f.group == "ImbalanceArguments"]
+    focal = [f.name for f in list_fields("focal") if f.group == "FocalArguments"]
     assert focal == ["focal_gamma", "effective_number_beta"]
     r = runner.invoke(app, ["options", "--method", "hamr", "--json"])
     assert r.exit_code == 0 and len(json.loads(r.output)) == len(hamr_only)

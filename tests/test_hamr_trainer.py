@@ -13,8 +13,9 @@ from hamr.enums import AblationMode, HardnessStat, TaskType
 from hamr.metaset import build_meta_set
 from hamr.resampling import read_hardness_file
 from hamr.tasks import INDEX_KEY, IndexCollator, encode_split
-from hamr.trainer import HAMRTrainer, MissingIndexError
-from hamr.training_args import HAMRArguments
+from hamr.methods.base import MissingIndexError
+from hamr.methods.hamr import HAMRTrainer
+from hamr.methods.hamr import HAMRArguments
 
 
 def _slice(name, tokenizer, limit):
@@ -157,7 +158,12 @@ def test_plain_dataset_without_index_column_is_wrapped(tmp_path, tokenizer, idai
     plain = [{k: v for k, v in train[i].items() if k != INDEX_KEY} for i in range(len(train))]
     tr = _trainer(tmp_path, tokenizer, (bundle, plain, meta), num_train_epochs=1, remove_unused_columns=True)
     tr.train()
-    assert sorted({i for b in tr.seen for i in b}) != [] and max(i for b in tr.seen for i in b) < len(plain)
+    # the wrapped dataset's indices are the item positions: the batches hold exactly the sampler's epoch-0 draw
+    from hamr.resampling import HardnessSampler
+
+    expected = HardnessSampler(len(plain), seed=11, oversample=1.2).global_draw().tolist()
+    assert [i for b in tr.seen for i in b] == expected
+    assert len(expected) == int(np.ceil(1.2 * len(plain)))
 
 
 def test_class_prior_and_class_aware_inputs(tmp_path, tokenizer, idai):
@@ -378,7 +384,7 @@ class _Payload:
 
 
 def test_crafted_hamr_state_is_refused_without_running_it(tmp_path):
-    from hamr.trainer import load_hamr_state_file
+    from hamr.methods.hamr.trainer import load_hamr_state_file
 
     marker = tmp_path / "pwned.txt"
     path = tmp_path / "hamr_state.pt"
@@ -390,7 +396,7 @@ def test_crafted_hamr_state_is_refused_without_running_it(tmp_path):
 
 
 def test_real_hamr_state_loads_with_weights_only(tmp_path, tokenizer, idai):
-    from hamr.trainer import load_hamr_state_file
+    from hamr.methods.hamr.trainer import load_hamr_state_file
 
     trainer = _trainer(tmp_path, tokenizer, idai, num_train_epochs=1)
     path = tmp_path / "hamr_state.pt"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from hamr.data import load_benchmark
@@ -57,6 +56,7 @@ def test_pipeline_scores_the_heldout_half_and_keeps_it_out_of_the_meta_set(datas
     half (its validation rows are exactly the meta half's)."""
     import hamr.embeddings
     import hamr.metaset
+    import hamr.methods.context
     import hamr.pipeline as pipeline
     from conftest import random_embeddings, tiny_bert
 
@@ -69,7 +69,7 @@ def test_pipeline_scores_the_heldout_half_and_keeps_it_out_of_the_meta_set(datas
 
     monkeypatch.setattr(hamr.metaset, "build_meta_set", spy)
     monkeypatch.setattr(hamr.embeddings, "embed_texts", lambda texts, *a, **k: random_embeddings(len(texts)))
-    monkeypatch.setattr(pipeline, "load_model", lambda task, vocab, model=None: tiny_bert(
+    monkeypatch.setattr(hamr.methods.context, "load_model", lambda task, vocab, model=None: tiny_bert(
         pipeline.load_tokenizer(), len(vocab), str(task)))
     config = pipeline.RunConfig(dataset=dataset, limit=40, method="hamr", max_length=32, epochs=1,
                                 batch_size=8, output_dir=str(tmp_path), save_model=False, evaluate_each_epoch=False,

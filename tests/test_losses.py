@@ -9,22 +9,19 @@ import torch.nn.functional as F
 
 from hamr.enums import Method
 from hamr.losses import (
-    BalancedSoftmaxLoss,
-    LogitAdjustedLoss,
-    log_prior,
-    DiceLoss,
-    FocalLoss,
     WeightedCrossEntropy,
-    build_loss,
     class_counts_from_labels,
     effective_number_weights,
     inverse_frequency_weights,
-    lnr_flip,
-    lnr_flip_rates,
-    lnr_max_eligible_z,
+    log_prior,
     per_example_ce,
     token_mean_weights,
 )
+from hamr.methods import build_loss
+from hamr.methods.dice import DiceLoss
+from hamr.methods.focal import FocalLoss
+from hamr.methods.logit_adjustment import BalancedSoftmaxLoss, LogitAdjustedLoss
+from hamr.methods.lnr import lnr_flip, lnr_flip_rates, lnr_max_eligible_z
 
 LN2 = 0.6931471805599453  # CE of logits [0, 0]
 LN4 = 1.3862943611198906  # CE of label 0 under logits [0, ln 3] (p = 1/4)
@@ -285,8 +282,8 @@ def test_build_loss():
     assert isinstance(build_loss(Method.ERM, counts), WeightedCrossEntropy)
     assert build_loss("erm", counts).weights is None
     approx_list(build_loss(Method.ICF, counts).weights, [1.5, 0.5])
-    approx_list(build_loss(Method.EFFECTIVE_NUMBER, counts, beta=0.5).weights, [14 / 11, 8 / 11])
-    focal = build_loss(Method.FOCAL, counts, focal_gamma=1.0, beta=0.5)
+    approx_list(build_loss(Method.EFFECTIVE_NUMBER, counts, effective_number_beta=0.5).weights, [14 / 11, 8 / 11])
+    focal = build_loss(Method.FOCAL, counts, focal_gamma=1.0, effective_number_beta=0.5)
     assert isinstance(focal, FocalLoss) and focal.gamma == 1.0
     approx_list(focal.alpha, [14 / 11, 8 / 11])
     dice = build_loss("dice", counts, dice_smooth=0.5)
@@ -349,7 +346,7 @@ def test_logit_adjusted_loss_raises_rare_class_logits():
 
 
 def test_posthoc_adjustment_folds_the_offset_into_the_output_bias():
-    from hamr.logit_adjustment import apply_posthoc_adjustment
+    from hamr.methods.logit_adjustment import apply_posthoc_adjustment
 
     torch.manual_seed(3)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))

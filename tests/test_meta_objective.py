@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hamr.meta_objective import MetaObjectiveLoss
+from hamr.methods.hamr.meta_objective import MetaObjectiveLoss
 
 
 def _ce(x, y):

@@ -1,6 +1,8 @@
-"""One contract for every training method: each ``hamr.Method`` trains through the public path
-(``hamr.pipeline.train_with_method``) on a small slice of a real dataset of each task, with a tiny model built
-here, and must finish with finite logged losses and predictions of the right shape.
+"""One contract for every registered training method (hamr.methods.checks, imbalanced-learn style): each method
+of ``hamr.methods.list_methods()`` trains through its registered ``train_fn`` on a small slice of a real dataset of
+each task, with a tiny model built here, and must finish with finite logged losses and predictions, write exactly
+the files it declares, round-trip its options, and train differently from ERM on the same data and seed (a method
+silently running plain cross-entropy fails). ERM itself must give the same bits twice.
 
 48 training examples, max_length 32, batch 8, one epoch, a 2-layer 32-wide BERT with the packaged MiniLM
 tokenizer. HAMR's kNN embeddings are random (the embedder itself is tested in test_embeddings.py).
@@ -11,14 +13,16 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
 import torch
 
 from conftest import random_embeddings, tiny_bert
 from hamr import Method, TaskType
+from hamr.config import RunConfig
+from hamr.methods import checks, get_method, list_methods
+from hamr.methods.context import RunContext
 from hamr.data import load_benchmark
-from hamr.pipeline import RunConfig, RunContext, make_compute_metrics, train_with_method, training_arguments
+from hamr.pipeline import make_compute_metrics, training_arguments
 from hamr.tasks import encode_split
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .*:UserWarning")  # meta-set notes on tiny slices
@@ -48,41 +52,66 @@ class TinyRunContext(RunContext):
         return tiny_bert(self.tokenizer, len(self.bundle.vocab), str(self.bundle.task))
 
 
-@pytest.mark.parametrize("method", list(Method), ids=str)
-def test_every_method_trains_through_the_pipeline(method, data, tokenizer, tmp_path, monkeypatch):
+def _context_factory(data, tokenizer, root):
     bundle, encoded = data
-    options = {"logging_steps": 1, "disable_tqdm": True, **OPTIONS.get(method, {})}
-    if method == Method.HAMR:
-        options["embedding_cache_dir"] = str(tmp_path / "emb")
-        import hamr.embeddings
 
-        monkeypatch.setattr(hamr.embeddings, "embed_texts", lambda texts, *a, **k: random_embeddings(len(texts)))
-    config = RunConfig(dataset=bundle.name, limit=N, method=method, max_length=32, epochs=1, batch_size=8,
-                       output_dir=str(tmp_path), options=options)
-    args = training_arguments(config, bundle.task, str(tmp_path / "trainer"))
-    ctx = TinyRunContext(config, bundle, tokenizer, encoded["train"], encoded["validation"], args,
-                         make_compute_metrics(bundle.task, bundle))
+    def make(method, options):
+        opts = {"logging_steps": 1, "disable_tqdm": True, **OPTIONS.get(method, {}), **options}
+        if method == Method.HAMR:
+            opts["embedding_cache_dir"] = str(root / "emb")
+        out = root / str(method)
+        config = RunConfig(dataset=bundle.name, limit=N, method=method, max_length=32, epochs=1, batch_size=8,
+                           output_dir=str(out), options=opts)
+        args = training_arguments(config, bundle.task, str(out / "trainer"))
+        return TinyRunContext(config, bundle, tokenizer, encoded["train"], encoded["validation"], args,
+                              make_compute_metrics(bundle.task, bundle))
 
-    trainer = train_with_method(ctx)
+    return make
 
-    history = trainer.state.log_history
-    steps = [r["loss"] for r in history if "loss" in r]
-    assert trainer.state.global_step > 0 and len(steps) == trainer.state.global_step
-    assert all(math.isfinite(v) for v in steps), steps
-    final = [r for r in history if "train_loss" in r]
-    assert len(final) == 1 and math.isfinite(final[0]["train_loss"])
+
+@pytest.fixture(autouse=True)
+def random_knn_embeddings(monkeypatch):
+    import hamr.embeddings
+
+    monkeypatch.setattr(hamr.embeddings, "embed_texts", lambda texts, *a, **k: random_embeddings(len(texts)))
+
+
+@pytest.fixture(scope="module")
+def erm_run(data, tokenizer, tmp_path_factory):
+    root = tmp_path_factory.mktemp("erm_reference")
+    return checks.train_for_checks(Method.ERM, _context_factory(data, tokenizer, root))
+
+
+def test_the_registry_holds_every_method():
+    assert list_methods() == list(Method)
+    assert [m for m in list_methods() if not get_method(m).differs_from_erm] == [Method.ERM]
+
+
+@pytest.mark.parametrize("method", list_methods(), ids=str)
+def test_options_round_trip(method):
+    checks.check_options_round_trip(get_method(method))
+
+
+@pytest.mark.parametrize("method", list_methods(), ids=str)
+def test_every_method_meets_the_contract(method, data, tokenizer, tmp_path, erm_run):
+    bundle, encoded = data
+    run = checks.train_for_checks(method, _context_factory(data, tokenizer, tmp_path))
+    checks.check_trains_with_finite_losses(run)
+    checks.check_writes_declared_files(run)
+    gap = checks.check_differs_from_erm(run, erm_run)
+    trainer, history = run.trainer, run.trainer.state.log_history
     assert any("eval_macro_f1" in r for r in history)  # per-epoch validation ran
-    pred = trainer.predict(encoded["validation"])
     n_val, c = len(encoded["validation"]), len(bundle.vocab)
     if bundle.task == TaskType.CLASSIFICATION:
-        assert pred.predictions.shape == (n_val, c)
+        assert run.predictions.shape == (n_val, c)
     else:
-        assert pred.predictions.shape == (n_val, pred.label_ids.shape[1], c)
-        assert pred.label_ids.shape[1] <= 32
-    assert np.isfinite(pred.predictions).all()
+        assert run.predictions.shape[0] == n_val and run.predictions.shape[2] == c
+        assert run.predictions.shape[1] <= 32
 
-    out = tmp_path / "trainer"
-    if method == Method.LNR:
+    out = tmp_path / str(method) / "trainer"
+    if method == Method.ERM:
+        assert gap == 0.0
+    elif method == Method.LNR:
         flips = json.loads((out / "lnr_flips.json").read_text())
         assert flips["unit"] == ("example" if bundle.task == TaskType.CLASSIFICATION else "entity_span")
         assert flips["num_flipped"] == sum(f["count"] for f in flips["flips"]) > 0
@@ -94,7 +123,8 @@ def test_every_method_trains_through_the_pipeline(method, data, tokenizer, tmp_p
     elif method == Method.HAMR:
         assert trainer.meta_steps > 0  # the bi-level step ran
     elif method == Method.BALANCED_SOFTMAX:
-        from hamr.losses import BalancedSoftmaxLoss, log_prior
+        from hamr.losses import log_prior
+        from hamr.methods.logit_adjustment import BalancedSoftmaxLoss
 
         assert isinstance(trainer.loss_fn, BalancedSoftmaxLoss)  # priors per tag over labelled tokens for NER
         assert torch.allclose(trainer.loss_fn.offsets.cpu(), log_prior(trainer.class_counts))
@@ -102,3 +132,18 @@ def test_every_method_trains_through_the_pipeline(method, data, tokenizer, tmp_p
         from hamr.losses import log_prior
 
         assert torch.allclose(trainer.posthoc_offset.cpu(), log_prior(trainer.class_counts))
+
+
+def test_a_method_silently_training_plain_cross_entropy_fails_the_contract(data, tokenizer, tmp_path, erm_run,
+                                                                           monkeypatch):
+    """Focal's registry entry without its loss trains plain CE: the contract must catch it."""
+    import dataclasses
+
+    from hamr.methods import registry
+
+    broken = dataclasses.replace(get_method(Method.FOCAL), build_loss=None)
+    monkeypatch.setitem(registry._REGISTRY, Method.FOCAL, broken)
+    run = checks.train_for_checks(Method.FOCAL, _context_factory(data, tokenizer, tmp_path))
+    checks.check_trains_with_finite_losses(run)  # it trains fine ...
+    with pytest.raises(AssertionError, match="equal ERM's"):
+        checks.check_differs_from_erm(run, erm_run)  # ... but as ERM

@@ -47,8 +47,8 @@ def _run(data, tmp_path, **kw):
     """3 steps of HAMR on a tiny BERT; returns the trainer, the hypergradients of every meta step and the
     dtypes the first attention projection produced."""
     from conftest import random_embeddings, tiny_bert
-    from hamr.trainer import HAMRTrainer
-    from hamr.training_args import HAMRArguments
+    from hamr.methods.hamr import HAMRTrainer
+    from hamr.methods.hamr import HAMRArguments
 
     tokenizer, bundle, train, meta, _ = data
     args = HAMRArguments(

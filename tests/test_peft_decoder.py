@@ -27,8 +27,8 @@ def data():
 
 def _train(model, data, tmp_path, steps: int = 4):
     from conftest import random_embeddings
-    from hamr.trainer import HAMRTrainer
-    from hamr.training_args import HAMRArguments
+    from hamr.methods.hamr import HAMRTrainer
+    from hamr.methods.hamr import HAMRArguments
 
     tokenizer, bundle, train, meta, _ = data
     args = HAMRArguments(

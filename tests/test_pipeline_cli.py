@@ -17,16 +17,6 @@ from hamr.enums import Method
 runner = CliRunner()
 
 
-@pytest.fixture
-def tiny_models(monkeypatch, tokenizer):
-    """Every model the pipeline loads is a tiny random BERT (the packaged tokenizer's vocabulary)."""
-
-    def fake_load_model(task, vocab, model_name_or_path=None, **kw):
-        m = tiny_bert(tokenizer, len(vocab), str(task), dropout=0.0)
-        m.config.id2label, m.config.label2id = vocab.id2label, vocab.label2id
-        return m
-
-    monkeypatch.setattr(pipeline, "load_model", fake_load_model)
 
 
 @pytest.mark.parametrize("dataset", ["humaid_idai19", "tweetner7"])
@@ -42,7 +32,37 @@ def test_training_loss_goes_down_on_real_data(tiny_models, tmp_path, dataset):
     assert len(train_losses) >= 4
     assert train_losses[-1] < train_losses[0] - 0.15, train_losses  # and it falls steadily:
     assert all(b < a + 0.05 for a, b in zip(train_losses, train_losses[1:])), train_losses
-    assert (tmp_path / "test_predictions.tsv").read_text().count("\n") == 1 + result["test_examples"]
+    _check_prediction_file(tmp_path / "test_predictions.tsv", dataset, result)
+
+
+def _check_prediction_file(path, dataset, result):
+    """The prediction file holds every test example in order, its gold labels, and predictions that give the
+    run's own test figures back."""
+    from hamr.data import load_benchmark
+    from hamr.metrics import classification_metrics, ner_metrics
+
+    bundle = load_benchmark(dataset, limit=64)
+    rows = [line.split("\t") for line in path.read_text().splitlines()]
+    assert rows[0][:4] == ["index", "id", "gold", "predicted"]  # then the probability columns
+    rows = rows[1:]
+    assert [int(r[0]) for r in rows] == list(range(len(bundle.test))) == list(range(result["test_examples"]))
+    counts = bundle.train.label_counts()
+    if bundle.task == "classification":
+        assert [r[2] for r in rows] == list(bundle.test.labels)
+        pred = [r[3] for r in rows]
+        assert set(pred) <= set(bundle.vocab.labels)
+        ids = bundle.vocab.label2id
+        again = classification_metrics([ids[g] for g in bundle.test.labels], [ids[p] for p in pred],
+                                       bundle.vocab.labels, counts)
+    else:
+        gold_full = [list(t) for t in bundle.test.labels]
+        gold = [r[2].split(" ") if r[2] else [] for r in rows]
+        pred = [r[3].split(" ") if r[3] else [] for r in rows]
+        assert gold == gold_full  # one tag per word of the whole sentence (words cut by max_length: O)
+        assert all(len(p) == len(g) for p, g in zip(pred, gold))
+        again = ner_metrics(gold_full, pred, counts)
+    assert again["macro_f1"] == pytest.approx(result["test"]["macro_f1"], abs=1e-12)
+    assert again["micro_f1"] == pytest.approx(result["test"]["micro_f1"], abs=1e-12)
 
 
 def test_cli_train_then_evaluate_a_saved_model(tiny_models, tmp_path):
@@ -62,6 +82,39 @@ def test_cli_train_then_evaluate_a_saved_model(tiny_models, tmp_path):
     again = json.loads((tmp_path / "eval.json").read_text())["test"]
     assert again["macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
     assert again["micro_f1"] == pytest.approx(metrics["test"]["micro_f1"])
+    out2 = tmp_path / "run2"
+    r = runner.invoke(app, ["train", "--dataset", "humaid_idai19", "--limit", "16", "--epochs", "1",
+                            "--max-length", "16", "--output-dir", str(out2), "--no-save-model"])
+    assert r.exit_code == 0, r.output
+    assert (out2 / "metrics.json").exists() and not (out2 / "model").exists()
+
+
+def test_every_cli_option_has_help_and_no_repository_path():
+    import typer.main
+
+    def walk(cmd, path):
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, f"{path} {name}")
+        else:
+            yield path, cmd
+
+    seen = 0
+    for path, cmd in walk(typer.main.get_command(app), "hamr"):
+        for p in cmd.params:
+            seen += 1
+            text = getattr(p, "help", None)
+            assert text, f"{path}: {p.name} has no help"
+            # no repository paths (file types such as ".jsonl" or an output name such as report.md are fine)
+            assert not any(d in text for d in ("benchmarks/configs", "benchmarks/runs", "src/", "docs/", "tests/",
+                                               "method.md", "cpu.json")), \
+                f"{path}: {p.name}: {text}"
+    assert seen > 40
+    train = typer.main.get_command(app).commands["train"]
+    flags = {o for p in train.params for o in (*p.opts, *p.secondary_opts)}
+    assert {"--save-model", "--no-save-model", "--test"} <= flags and "--no-no-save-model" not in flags
+    evaluate = typer.main.get_command(app).commands["evaluate"]
+    assert "--test" in {o for p in evaluate.params for o in p.opts}
 
 
 def test_cli_data_stats_prints_the_split_sizes():

@@ -197,14 +197,6 @@ def test_saved_model_works_in_transformers_pipeline_with_real_label_names(clf_di
         np.testing.assert_allclose([got[c] for c in CLASSES], p, atol=1e-5)
 
 
-@pytest.fixture
-def tiny_models(monkeypatch, tokenizer):
-    def fake_load_model(task, vocab, model_name_or_path=None, **kw):
-        m = tiny_bert(tokenizer, len(vocab), str(task), dropout=0.0)
-        m.config.id2label, m.config.label2id = vocab.id2label, vocab.label2id
-        return m
-
-    monkeypatch.setattr(pipeline, "load_model", fake_load_model)
 
 
 def _card_pct(x):

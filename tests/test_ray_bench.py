@@ -1,4 +1,4 @@
-"""Ray dispatch of benchmark grids (hamr.distributed): one Ray task per run, on a local 1-CPU Ray instance,
+"""Ray dispatch of benchmark grids (hamr.bench.ray): one Ray task per run, on a local 1-CPU Ray instance,
 with fake runs (no model is trained). Skipped where Ray is not installed (it is an optional dependency)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hamr import bench
-from hamr.distributed import run_bench_on_ray, run_grid_on_ray
+from hamr.bench.ray import run_bench_on_ray, run_grid_on_ray
 
 try:
     import ray
@@ -61,7 +61,9 @@ def local_ray():
 def quiet(monkeypatch):
     from rich.console import Console
 
-    monkeypatch.setattr(bench, "console", Console(file=open(os.devnull, "w")))
+    from hamr.bench import common
+
+    monkeypatch.setattr(common, "console", Console(file=open(os.devnull, "w")))
 
 
 def _protocol(tmp_path: Path):

@@ -152,7 +152,7 @@ def test_lookahead_scopes_on_a_transformer_like_model():
 
 def test_faithful_mode_sets_the_reference_behaviour():
     from hamr.enums import MemoryMode
-    from hamr.training_args import HAMRArguments
+    from hamr.methods.hamr import HAMRArguments
 
     a = HAMRArguments(output_dir="/tmp/hamr_faithful", faithful=True, lookahead_scope="head", report_to=[])
     assert a.lookahead_scope == LookaheadScope.ALL and a.memory_mode == MemoryMode.FAITHFUL

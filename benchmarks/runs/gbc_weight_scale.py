@@ -1,7 +1,7 @@
 """How large is GBC's example-weight gradient g = ∂L_meta/∂w? (sets the default of ``gbc_weight_lr``)
 
 MiniLM on Cyclone-Idai19 (length 64), plain CE training with AdamW at lr 4e-5, batch 16; every 10 steps one
-L2RW step (``hamr.baselines.gbc.l2rw_weight_step``: a virtual SGD step of lr 4e-5 on the last layer and the
+L2RW step (``hamr.methods.gbc.trainer.l2rw_weight_step``: a virtual SGD step of lr 4e-5 on the last layer and the
 head, meta loss on a balanced batch of 20 training examples) prints the size of g.
 
     HF_HUB_OFFLINE=1 python benchmarks/runs/gbc_weight_scale.py | tee benchmarks/results/gbc_weight_scale.txt
@@ -13,7 +13,7 @@ from torch.func import functional_call
 from transformers import DataCollatorWithPadding
 
 import hamr
-from hamr.baselines.gbc import l2rw_weight_step
+from hamr.methods.gbc.trainer import l2rw_weight_step
 from hamr.enums import TaskType
 from hamr.losses import WeightedCrossEntropy, per_example_ce
 from hamr.tasks import encode_split, load_model, load_tokenizer

@@ -26,21 +26,32 @@ from .enums import (
     WNetInputs,
 )
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 _LAZY = {
-    "HAMRArguments": "training_args",
-    "ImbalanceArguments": "training_args",
-    "HAMRTrainer": "trainer",
-    "ImbalanceTrainer": "trainer",
-    "RunConfig": "pipeline",
+    "HAMRArguments": "methods.hamr",
+    "HAMRTrainer": "methods.hamr",
+    "ImbalanceArguments": "methods.arguments",
+    "ImbalanceTrainer": "methods.base",
+    "DiceArguments": "methods.dice",
+    "FocalArguments": "methods.focal",
+    "EffectiveNumberArguments": "methods.effective_number",
+    "LNRArguments": "methods.lnr",
+    "GBCArguments": "methods.gbc",
+    "MetaBalanceArguments": "methods.metabalance",
+    "MethodSpec": "methods",
+    "get_method": "methods",
+    "list_methods": "methods",
+    "register_method": "methods",
+    "build_loss": "methods",
+    "RunConfig": "config",
     "run": "pipeline",
     "build_meta_set": "metaset",
     "embed_texts": "embeddings",
-    "build_loss": "losses",
+    "LogitAdjustmentArguments": "methods.logit_adjustment",
     "split_validation": "holdout",
-    "ClassResidualReweighter": "class_weighting",
-    "MetaObjectiveLoss": "meta_objective",
+    "ClassResidualReweighter": "methods.hamr.class_weighting",
+    "MetaObjectiveLoss": "methods.hamr.meta_objective",
     "classification_metrics": "metrics",
     "ner_metrics": "metrics",
     "encode_split": "tasks",
@@ -71,6 +82,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "__version__",
     "AblationMode",
     "DataBundle",
     "DataError",

@@ -300,7 +300,8 @@ def fit(
     predictions); None trains in a temporary folder that is removed once the model is loaded. ``device`` and
     ``quiet`` are for prediction with the returned model.
     """
-    from .pipeline import RunConfig, run
+    from .config import RunConfig
+    from .pipeline import run
     from .predict import Predictor
 
     train_split = to_split(train, "train", task=task, text_column=text_column, label_column=label_column,

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import logging
 import os
-import types
-import typing
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,7 +15,10 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from .config import run_config_defaults
 from .enums import CheckpointEvery, Device, Method, ReportTo, TaskType
+
+_DEFAULTS = run_config_defaults()
 
 #: exit code of an expected input error (bad data, bad option, missing file or model), as click's usage errors
 EXIT_INPUT_ERROR = 2
@@ -96,69 +96,29 @@ def parse_checkpoint_every(value: str) -> tuple[CheckpointEvery, int | None]:
     return mode, None
 
 
-def _field_types(cls) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def _convert(name: str, raw: str, typ: Any) -> Any:
-    """Convert a ``key=value`` option string to the dataclass field's type (None, bool, int, float, enum)."""
-    origin = typing.get_origin(typ)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(typ) if a is not type(None)]
-        if raw.lower() in ("none", "null"):
-            return None
-        typ = args[0] if args else str
-    if typ is bool:
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise typer.BadParameter(f"--option {name}: expected true/false, got {raw!r}")
-    try:
-        if isinstance(typ, type) and issubclass(typ, enum.Enum):
-            return typ.parse(raw) if hasattr(typ, "parse") else typ(raw)
-        if typ in (int, float, str):
-            return typ(raw)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--option {name}: {exc}") from None
-    return raw
-
-
 def parse_options(pairs: list[str], method: Method) -> dict[str, Any]:
-    """``["lookahead_scope=head", "meta_interval=2"]`` -> typed dict, validated against the arguments class."""
-    from .training_args import HAMRArguments, ImbalanceArguments
+    """``["lookahead_scope=head", "meta_interval=2"]`` -> typed dict, validated against the method's arguments
+    class (:func:`hamr.options.parse_options`)."""
+    from .methods import get_method
+    from .options import OptionError
+    from .options import parse_options as _parse
 
-    cls = HAMRArguments if method == Method.HAMR else ImbalanceArguments
-    types_ = _field_types(cls)
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise typer.BadParameter(f"--option {pair!r}: expected key=value")
-        key, raw = pair.split("=", 1)
-        key = key.strip().replace("-", "_")
-        if key not in types_:
-            raise typer.BadParameter(f"--option {key}: not a field of {cls.__name__}")
-        out[key] = _convert(key, raw.strip(), types_[key])
-    return out
+    try:
+        return _parse(pairs, get_method(method).arguments_class, "--option")
+    except OptionError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def parse_data_options(pairs: list[str]) -> dict[str, Any]:
-    """``--data-option key=value`` pairs -> loader options (integers and fractions become numbers)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"--data-option {pair!r}: expected key=value")
-        value: Any = raw
-        for conv in (int, float):
-            try:
-                value = conv(raw)
-                break
-            except ValueError:
-                continue
-        out[key.strip()] = value
-    return out
+    """``--data-option key=value`` pairs -> loader options (:func:`hamr.options.parse_data_options`: integers and
+    decimal fractions become numbers)."""
+    from .options import OptionError
+    from .options import parse_data_options as _parse
+
+    try:
+        return _parse(pairs)
+    except OptionError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
@@ -197,23 +157,25 @@ def train(
     data_option: list[str] = typer.Option([], "--data-option", help="Loader option key=value (e.g. tag_column=0)."),
     data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
     model: Optional[str] = typer.Option(None, help="HF model name or path (default: packaged all-MiniLM-L6-v2)."),
-    method: Method = typer.Option(Method.ERM, help="Training method."),
-    epochs: float = typer.Option(3.0, help="Training epochs (> 0)."),
-    batch_size: int = typer.Option(16, min=1, help="Training batch size."),
-    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER (method.md §8). On a small NER budget MiniLM needs more: the CPU protocol uses 1e-4 (benchmarks/configs/cpu.json)."),
-    max_length: int = typer.Option(64, min=3, help="Maximum tokens per example."),
-    seed: int = typer.Option(42, min=0),
+    method: Method = typer.Option(_DEFAULTS["method"], help="Training method (`hamr options --method M` lists its fields)."),
+    epochs: float = typer.Option(_DEFAULTS["epochs"], help="Training epochs (> 0)."),
+    batch_size: int = typer.Option(_DEFAULTS["batch_size"], min=1, help="Training batch size."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: 4e-5 classification, 2e-5 NER). On a small NER budget MiniLM needs more: the "
+        "benchmarks' CPU protocol uses 1e-4."),
+    max_length: int = typer.Option(_DEFAULTS["max_length"], min=3, help="Maximum tokens per example."),
+    seed: int = typer.Option(_DEFAULTS["seed"], min=0, help="Seed of the run (model, data order, samplers, the training cap)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N examples of every split."),
     max_train_examples: Optional[int] = typer.Option(
         None, min=1, help="Train on a seeded random sample of N training examples (keeps the class imbalance; "
         "validation and test stay whole), as the benchmark protocols' caps."),
-    output_dir: Path = typer.Option(Path("runs/latest"), help="Where the model, metrics and predictions go."),
-    option: list[str] = typer.Option([], "--option", "-o", help="Any HAMRArguments/ImbalanceArguments field, key=value."),
+    output_dir: Path = typer.Option(Path(_DEFAULTS["output_dir"]), help="Where the model, metrics and predictions go."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Any field of the method's arguments class, key=value (`hamr options --method M`)."),
     report_to: Optional[ReportTo] = typer.Option(
         None, "--report-to", help="Log to TensorBoard or Weights & Biases (TrainingArguments.report_to; default "
         "none). HAMR also logs the per-class mean learned weight and sampling mass each epoch "
         "(hamr/weight_mean/<class>, hamr/sampling_mass/<class>). TensorBoard needs `pip install hamr[tensorboard]`."),
-    no_save_model: bool = typer.Option(False, help="Do not save the model."),
+    save_model: bool = typer.Option(_DEFAULTS["save_model"], "--save-model/--no-save-model",
+                                    help="Save the fine-tuned model and tokenizer under OUTPUT_DIR/model."),
     checkpoint_every: Optional[str] = typer.Option(
         None, help="Save a resumable checkpoint: epoch | N (every N steps) | none. Default: epoch (kept only "
         "until the run finishes), none for lnr, gbc and metabalance, which cannot resume."),
@@ -224,9 +186,10 @@ def train(
         "those examples, reported) | map:FILE (two columns: unseen label, known label)."),
 ) -> None:
     """Fine-tune a model with a method and print per-class test metrics."""
-    from .pipeline import NOT_RESUMABLE, RunConfig, run
+    from .config import RunConfig
+    from .methods import get_method
+    from .pipeline import run
 
-    data_options = parse_data_options(data_option)
     config_kwargs: dict[str, Any] = dict(
         dataset=dataset,
         train_file=str(train_file) if train_file else None,
@@ -234,7 +197,7 @@ def train(
         test_file=str(test_file) if test_file else None,
         task=task,
         data_format=data_format,
-        data_options=data_options,
+        data_options=parse_data_options(data_option),
         data_root=str(data_root) if data_root else None,
         limit=limit,
         max_train_examples=max_train_examples,
@@ -246,7 +209,7 @@ def train(
         learning_rate=learning_rate,
         seed=seed,
         output_dir=str(output_dir),
-        save_model=not no_save_model,
+        save_model=save_model,
     )
     options: dict[str, Any] = {}
     if config_file is not None:
@@ -255,8 +218,8 @@ def train(
         options["report_to"] = str(report_to)
     options.update(parse_options(option, config_kwargs["method"]))
     if checkpoint_every is None:
-        every, steps = (CheckpointEvery.NONE if Method.parse(config_kwargs["method"]) in NOT_RESUMABLE
-                        else CheckpointEvery.EPOCH), None
+        every, steps = (CheckpointEvery.EPOCH if get_method(config_kwargs["method"]).resumable
+                        else CheckpointEvery.NONE), None
     else:
         every, steps = parse_checkpoint_every(checkpoint_every)
     config_kwargs.update(checkpoint_every=every, checkpoint_steps=steps, resume=resume,
@@ -274,7 +237,7 @@ def train(
 
 
 #: `hamr train` parameters whose RunConfig field has another name.
-_PARAM_FIELDS = {"data_option": "data_options", "no_save_model": "save_model", "option": "options"}
+_PARAM_FIELDS = {"data_option": "data_options", "option": "options"}
 
 
 def _merge_config_file(ctx: typer.Context, path: Path, cli_kwargs: dict[str, Any]) -> tuple[dict, dict]:
@@ -329,14 +292,14 @@ def options(
 def evaluate(
     model_dir: Path = typer.Argument(..., help="A saved model folder (e.g. runs/latest/model)."),
     dataset: Optional[str] = typer.Option(None, help="Benchmark name."),
-    test_file: Optional[Path] = typer.Option(None, "--file", help="A data file instead of --dataset."),
-    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (for quartiles), with --file."),
-    task: Optional[TaskType] = typer.Option(None, help="Task, with --file."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="A data file to evaluate instead of --dataset."),
+    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (for quartiles), with --test."),
+    task: Optional[TaskType] = typer.Option(None, help="Task, with --test."),
     split: str = typer.Option("test", help="Split of the benchmark to evaluate."),
-    data_root: Optional[Path] = typer.Option(None),
-    max_length: int = typer.Option(64, min=3),
-    batch_size: int = typer.Option(32, min=1),
-    limit: Optional[int] = typer.Option(None, min=1),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
+    max_length: int = typer.Option(_DEFAULTS["max_length"], min=3, help="Maximum tokens per example."),
+    batch_size: int = typer.Option(32, min=1, help="Evaluation batch size."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N examples of the split."),
     output: Optional[Path] = typer.Option(None, help="Write the metrics as JSON here."),
     unseen_labels: str = typer.Option(
         "error", help="Gold labels the model does not know: error (list them) | drop (score without those "
@@ -375,7 +338,7 @@ def predict(
                                                "when present). With gold labels the scores are printed."),
     id_column: Optional[str] = typer.Option(None, help="Column with example ids, copied to the output."),
     device: Device = typer.Option(Device.AUTO, help="auto: the GPU when there is one."),
-    batch_size: int = typer.Option(32, min=1),
+    batch_size: int = typer.Option(32, min=1, help="Prediction batch size."),
     max_length: Optional[int] = typer.Option(None, help="Default: the max length the model was trained with."),
     with_text: bool = typer.Option(False, help="Copy the input texts (NER: words) into the output."),
     quiet: bool = typer.Option(False, help="No progress bar."),
@@ -466,12 +429,12 @@ def data_list() -> None:
 @data_app.command("stats")
 def data_stats(
     dataset: Optional[str] = typer.Argument(None, help="Benchmark name."),
-    train_file: Optional[Path] = typer.Option(None, "--train"),
-    validation_file: Optional[Path] = typer.Option(None, "--validation"),
-    test_file: Optional[Path] = typer.Option(None, "--test"),
-    task: Optional[TaskType] = typer.Option(None),
-    data_format: Optional[str] = typer.Option(None, "--format"),
-    data_root: Optional[Path] = typer.Option(None),
+    train_file: Optional[Path] = typer.Option(None, "--train", help="Training file (instead of a benchmark name)."),
+    validation_file: Optional[Path] = typer.Option(None, "--validation", help="Validation file."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="Test file."),
+    task: Optional[TaskType] = typer.Option(None, help="Task, with files."),
+    data_format: Optional[str] = typer.Option(None, "--format", help="delimited | jsonl | conll | ptb | hf."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the benchmark datasets (env HAMR_DATA_ROOT)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Split sizes, per-class counts, imbalance ratio and quartile groups."""
@@ -531,9 +494,9 @@ def compare(
                     "evaluate_each_epoch": False}
         import signal
 
-        from .bench import _sigterm_to_exit
+        from .bench.grid import sigterm_to_exit
 
-        signal.signal(signal.SIGTERM, _sigterm_to_exit)  # `kill PID` stops the current run's process too
+        signal.signal(signal.SIGTERM, sigterm_to_exit)  # `kill PID` stops the current run's process too
         comparison = run_compare(data, methods, seeds=seeds, out=out, settings=settings,
                                  budget_minutes=budget_minutes)
     except (CompareError, DataError, ProtocolError) as exc:
@@ -593,7 +556,7 @@ def data_check(
         raise typer.Exit(1)
 
 
-from .bench import bench_app  # noqa: E402
+from .bench.cli import bench_app  # noqa: E402
 
 app.add_typer(bench_app, name="bench")
 

@@ -197,7 +197,7 @@ def run_compare(
     out_console: Console | None = None,
 ) -> Comparison:
     """Run ``methods`` on ``data`` through the bench (resumable) and choose on validation."""
-    from . import bench
+    from .bench import DONE, METRICS, expand_grid, load_protocol, run_grid
 
     methods = parse_methods(methods)
     seed_list = list(range(42, 42 + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
@@ -210,24 +210,24 @@ def run_compare(
     raw = build_protocol(data, methods, seed_list, settings)
     proto_path = out / "compare_protocol.json"
     proto_path.write_text(json.dumps(raw, indent=2))
-    protocol = bench.load_protocol(proto_path)
-    specs = bench.expand_grid(protocol)
+    protocol = load_protocol(proto_path)
+    specs = expand_grid(protocol)
     kwargs: dict[str, Any] = {"out_console": out_console, "show_test": False}  # test only after the choice
     if runner is not None:
         kwargs["runner"] = runner
     if budget_minutes is not None:
         kwargs["budget_seconds"] = 60.0 * budget_minutes
-    counts = bench.run_grid(protocol, out, specs, **kwargs)
+    counts = run_grid(protocol, out, specs, **kwargs)
 
     rarest: list[str] = []
     for spec in specs:
-        mp = spec.folder(out) / bench.METRICS
-        if (spec.folder(out) / bench.DONE).exists() and mp.exists():
+        mp = spec.folder(out) / METRICS
+        if (spec.folder(out) / DONE).exists() and mp.exists():
             rarest = rarest_classes(json.loads(mp.read_text()))
             break
     validation = collect(out, specs, "validation", rarest)
     test = collect(out, specs, "test", rarest)
-    skipped = [f"{s.entry} seed{s.seed}" for s in specs if not (s.folder(out) / bench.DONE).exists()]
+    skipped = [f"{s.entry} seed{s.seed}" for s in specs if not (s.folder(out) / DONE).exists()]
     best, reason = choose(validation)
     return Comparison(out, data.name, methods, seed_list, rarest, validation, test, skipped, best, reason, counts)
 

@@ -26,11 +26,16 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .config import RunConfig, run_config_help
+from .methods import get_method, list_methods
+from .methods.settings import relevant_method_settings
+from .options import OptionError, base_type
+from .options import coerce as _coerce
 
 #: CLI spellings of run settings -> RunConfig field names.
 ALIASES = {
@@ -60,64 +65,25 @@ class ConfigError(ValueError):
 
 
 def run_config_class():
-    from . import RunConfig  # the public name: wherever the class lives, hamr re-exports it
-
     return RunConfig
 
 
 def arguments_class(method: Any):
-    """The arguments dataclass whose fields a method's options are (HAMRArguments for HAMR)."""
-    from . import HAMRArguments, ImbalanceArguments
-    from .enums import Method
+    """The arguments dataclass whose fields a method's options are (its registry entry)."""
+    return get_method(method).arguments_class
 
-    return HAMRArguments if Method.parse(method) == Method.HAMR else ImbalanceArguments
+
+def coerce(value: Any, typ: Any, where: str) -> Any:
+    """:func:`hamr.options.coerce`, its error as a :class:`ConfigError`."""
+    try:
+        return _coerce(value, typ, where)
+    except OptionError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _types(cls) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints.get(f.name, f.type) for f in dataclasses.fields(cls)}
-
-
-def _base_type(typ: Any) -> tuple[Any, bool]:
-    """(the type without Optional, whether None is allowed)."""
-    if typing.get_origin(typ) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(typ) if a is not type(None)]
-        return (args[0] if len(args) == 1 else typ), type(None) in typing.get_args(typ)
-    return typ, False
-
-
-def coerce(value: Any, typ: Any, where: str) -> Any:
-    """``value`` (from YAML/JSON, or a string) as the field's type; a :class:`ConfigError` naming ``where``."""
-    base, nullable = _base_type(typ)
-    single = typing.get_origin(base) not in (typing.Union, types.UnionType)  # report_to: str | list, "none" is a word
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and nullable and single):
-        if nullable or base is Any:
-            return None
-        raise ConfigError(f"{where}: may not be null")
-    try:
-        if isinstance(base, type) and issubclass(base, enum.Enum):
-            return base.parse(value) if hasattr(base, "parse") else base(value)
-        if base is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                return value.lower() in ("1", "true", "yes", "on")
-            raise ValueError(f"expected true/false, found {value!r}")
-        if base is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(f"expected an integer, found {value!r}")
-            return int(value)
-        if base is float:
-            if isinstance(value, bool):
-                raise ValueError(f"expected a number, found {value!r}")
-            return float(value)
-        if base is str:
-            if isinstance(value, (dict, list)):
-                raise ValueError(f"expected a string, found {type(value).__name__}")
-            return str(value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return value
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
@@ -209,7 +175,7 @@ class FieldInfo:
 
 
 def _type_name(typ: Any) -> str:
-    base, nullable = _base_type(typ)
+    base, nullable = base_type(typ)
     if isinstance(base, type) and issubclass(base, enum.Enum):
         name = " | ".join(str(m.value) for m in base)
     else:
@@ -226,43 +192,26 @@ def _default(f: dataclasses.Field) -> str:
     return "(required)"
 
 
-def _cli_help() -> dict[str, str]:
-    """Help of `hamr train`'s flags by RunConfig field, for RunConfig fields without a ``help`` of their own."""
-    try:
-        import typer
-
-        from .cli import app
-
-        cmd = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - the list still works without the CLI's help texts
-        return {}
-    names = {"data_option": "data_options", "option": "options", "no_save_model": "save_model"}
-    return {names.get(p.name, p.name): (getattr(p, "help", None) or "") for p in cmd.params}
-
-
 def list_fields(method: Any | None = None, transformers_fields: bool = False) -> list[FieldInfo]:
     """Every settable field: the run settings, then the method's own arguments (all methods' with ``method``
     None), then, with ``transformers_fields``, the inherited ``TrainingArguments`` fields."""
     from transformers import TrainingArguments
 
-    from . import HAMRArguments, ImbalanceArguments
-
-    cli_help = _cli_help()
+    run_help = run_config_help()
     out: list[FieldInfo] = []
     run_cls = run_config_class()
     rtypes = _types(run_cls)
     for f in dataclasses.fields(run_cls):
         out.append(FieldInfo(f.name, _type_name(rtypes[f.name]), _default(f),
-                             f.metadata.get("help") or RUN_HELP.get(f.name) or cli_help.get(f.name, ""), "run"))
+                             f.metadata.get("help") or RUN_HELP.get(f.name) or run_help.get(f.name, ""), "run"))
     base = {f.name for f in dataclasses.fields(TrainingArguments)}
-    classes = [arguments_class(method)] if method is not None else [ImbalanceArguments, HAMRArguments]
+    classes = ([arguments_class(method)] if method is not None else
+               list(dict.fromkeys(get_method(m).arguments_class for m in list_methods())))
     seen: set[str] = set(rtypes)
     for cls in classes:
         types_ = _types(cls)
         own = [f for f in dataclasses.fields(cls) if f.name not in base and f.name not in seen]
         if method is not None:  # only the fields the method reads (HAMR: its own; a baseline: its few)
-            from .pipeline import relevant_method_settings
-
             keep = set(relevant_method_settings(method, {f.name: "" for f in own}))
             own = [f for f in own if f.name in keep]
         for f in own:

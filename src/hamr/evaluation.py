@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .constants import IGNORE_INDEX
 from .data import DataBundle, load_benchmark, load_files
 from .enums import Device, TaskType
 from .pipeline import evaluate_predictions
@@ -90,7 +91,7 @@ def evaluate_saved_model(
     if task == TaskType.NER:
         width = max(x.shape[0] for x in logits)
         logits = np.stack([np.pad(x, ((0, width - x.shape[0]), (0, 0))) for x in logits])
-        golds = np.stack([np.pad(g, (0, width - g.shape[0]), constant_values=-100) for g in golds])
+        golds = np.stack([np.pad(g, (0, width - g.shape[0]), constant_values=IGNORE_INDEX) for g in golds])
     result = {"model": model_dir, "split": split, "task": str(task)}
     if bundle.unseen_report:
         result["unseen_labels"] = bundle.unseen_report

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data.types import Split, strata
-from .enums import TaskType
 
 __all__ = ["ValidationHoldout", "split_validation", "validation_groups"]
 
@@ -64,3 +63,11 @@ def split_validation(split: Split, fraction: float = 0.5, seed: int = 0) -> Vali
     if not meta or not held:
         raise ValueError(f"split {split.name!r}: holding out {fraction} of {len(split)} examples leaves a half empty")
     return ValidationHoldout(meta, sorted(held), fraction, seed)
+
+
+def validation_holdout(config, bundle) -> "ValidationHoldout | None":
+    """The run's :class:`ValidationHoldout` for a :class:`~hamr.config.RunConfig` and its data (None without a
+    validation split or with the hold-out off)."""
+    if bundle.validation is None or not config.validation_holdout:
+        return None
+    return split_validation(bundle.validation, config.validation_holdout, config.validation_holdout_seed)

@@ -42,7 +42,7 @@ SMALL_CLASS = 20
 
 
 def _hamr_version() -> str:
-    from . import __version__
+    from .version import __version__
 
     return __version__
 
@@ -172,7 +172,7 @@ def model_card(result: dict[str, Any], bundle: DataBundle) -> str:
     task = TaskType.parse(result["task"])
     method = result["method"]
     settings = dict(result.get("method_settings") or {})
-    from .pipeline import relevant_method_settings
+    from .methods.settings import relevant_method_settings
 
     relevant = relevant_method_settings(method, settings)
     resolved = result.get("resolved_method_settings") or {}

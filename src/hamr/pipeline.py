@@ -10,8 +10,9 @@ evaluates on validation after every epoch and on test at the end, and writes int
   classification ``probability`` of the predicted class and ``p:<class>`` per class; for NER
   ``probabilities``, the predicted tag's probability per word);
 - ``epoch_metrics.jsonl``: validation macro/micro F1 and per-class F1 after every epoch;
-- for HAMR, ``hamr_diagnostics.jsonl``, ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see
-  :class:`~hamr.trainer.HAMRTrainer`).
+- the files the method declares in its registry entry (``output_files``): for HAMR ``hamr_diagnostics.jsonl``,
+  ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see :class:`~hamr.methods.hamr.HAMRTrainer`),
+  ``lnr_flips.json`` for LNR, ``gbc_selection.json`` for GBC.
 
 A new run first deletes what an earlier run left in ``output_dir`` (the names in
 :data:`hamr.run_outputs.RUN_OUTPUTS`), unless it resumes; every file is written under a temporary name and
@@ -28,17 +29,30 @@ import logging
 import os
 import resource
 import shutil
-import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from .config import RunConfig, resolve_learning_rate
+from .constants import IGNORE_INDEX
 from .data import DataBundle, DataError, Split, load_benchmark, load_files
-from .enums import CheckpointEvery, Method, TaskType
+from .enums import CheckpointEvery, TaskType
+from .holdout import validation_holdout
+from .methods import get_method, list_methods
+from .methods.arguments import ImbalanceArguments
+from .methods.context import RunContext
+from .methods.settings import (  # noqa: F401 - re-exported: the bench and older callers read them here
+    _method_settings,
+    _resolved_method_settings,
+    current_method_settings,
+    current_resolved_settings,
+    relevant_method_settings,
+)
+from .metrics import classification_metrics, ner_metrics
+from .options import validate_options
 from .run_outputs import (
     CHECKPOINT_MARKER,
     atomic_folder,
@@ -46,110 +60,18 @@ from .run_outputs import (
     clear_run_outputs,
     latest_complete_checkpoint,
 )
-from .metrics import classification_metrics, ner_metrics
-from .tasks import (IGNORE_INDEX, EncodedDataset, IndexCollator, encode_split, labels_by_word, load_model,
-                    load_tokenizer, predictions_to_labels)
-from .training_args import HAMRArguments, ImbalanceArguments
+from .tasks import EncodedDataset, encode_split, labels_by_word, load_tokenizer, predictions_to_labels
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class RunConfig:
-    """Everything one run needs. ``options`` sets any further field of :class:`~hamr.HAMRArguments` /
-    :class:`~hamr.ImbalanceArguments` by name (e.g. ``{"lookahead_scope": "head"}``)."""
-
-    dataset: str | None = None  # a benchmark name (hamr.data.list_benchmarks())
-    data: DataBundle | None = field(default=None, repr=False)  # or an in-memory dataset (hamr.fit builds one)
-    train_file: str | None = None  # or files
-    validation_file: str | None = None
-    test_file: str | None = None
-    task: TaskType | None = None  # required with files
-    data_format: str | None = None  # delimited | jsonl | conll | ptb | hf (default: from the extension)
-    data_options: dict[str, Any] = field(default_factory=dict)  # e.g. text_column, tag_column, label_map
-    data_root: str | None = None
-    limit: int | None = None  # first N examples of every split (smoke runs)
-    max_train_examples: int | None = None  # a seeded random sample (seed) of the training split, for budgets
-    model: str | None = None  # any HF model name or path (default: the packaged MiniLM)
-    method: Method = Method.ERM
-    max_length: int = 64
-    epochs: float = 3.0
-    batch_size: int = 16
-    learning_rate: float | None = None  # None: 4e-5 classification, 2e-5 NER (method.md §8; MiniLM on 1k NER sentences needs 1e-4: cpu.json)
-    seed: int = 42
-    output_dir: str = "runs/latest"
-    save_model: bool = True
-    evaluate_each_epoch: bool = True
-    # honest validation (issue 22, hamr.holdout): this share of the validation split, a stratified cut seeded by
-    # validation_holdout_seed (fixed, not the run's seed), is kept out of HAMR's meta set and scored apart for
-    # every method as metrics.json's ``validation_heldout``; 0 switches it off (the meta set takes all of it)
-    validation_holdout: float = 0.5
-    validation_holdout_seed: int = 0
-    options: dict[str, Any] = field(default_factory=dict)
-    checkpoint_every: CheckpointEvery = CheckpointEvery.NONE  # none (bench default) | epoch | steps
-    checkpoint_steps: int | None = None  # with checkpoint_every=steps: save every N optimiser steps
-    resume: bool = False  # continue from the latest complete checkpoint of output_dir/trainer
-    unseen_labels: str | None = None  # validation/test labels training lacks: error (None) | drop | map:FILE
-
-    def __post_init__(self) -> None:
-        self.method = Method.parse(self.method)
-        self.checkpoint_every = CheckpointEvery.parse(self.checkpoint_every)
-        if self.task is not None:
-            self.task = TaskType.parse(self.task)
-        if sum(x is not None for x in (self.dataset, self.train_file, self.data)) != 1:
-            raise ValueError("give exactly one of a benchmark dataset name, a train_file or an in-memory data bundle")
-        if self.train_file is not None and self.task is None:
-            raise ValueError("a run from files needs task=classification|ner")
-        validate_run_sizes(self)
-        if not 0.0 <= self.validation_holdout < 1.0:
-            raise ValueError(f"RunConfig.validation_holdout must be in [0, 1), got {self.validation_holdout}")
-        if self.checkpoint_every == CheckpointEvery.STEPS and self.checkpoint_steps is None:
-            raise ValueError("RunConfig.checkpoint_steps: checkpoint_every=steps needs a step count >= 1")
-        if self.checkpoint_every != CheckpointEvery.STEPS and self.checkpoint_steps is not None:
-            raise ValueError(f"RunConfig.checkpoint_steps is set but checkpoint_every={self.checkpoint_every.value}")
-        if self.method in NOT_RESUMABLE and (self.resume or self.checkpoint_every != CheckpointEvery.NONE):
-            raise ValueError(f"RunConfig: method {self.method.value} trains in stages and cannot checkpoint or "
-                             f"resume (checkpoint_every=none, resume=False); methods that can: "
-                             f"{', '.join(m.value for m in Method if m not in NOT_RESUMABLE)}")
-        if "resume_from_checkpoint" in self.options:
-            raise ValueError("option resume_from_checkpoint is not honoured by hamr's runs: use RunConfig.resume=True "
-                             "(hamr train --resume), which continues from the latest complete checkpoint of output_dir")
-        if self.unseen_labels is not None:
-            from .data import UnseenLabelPolicy
-
-            UnseenLabelPolicy.parse(self.unseen_labels)  # a bad value or a missing map file fails here, early
-
-
-#: methods whose training runs in stages (a first model, then the real one): no checkpoints, no resume
-NOT_RESUMABLE = (Method.LNR, Method.GBC, Method.METABALANCE)
-
-
-def _check(ok: bool, name: str, expected: str, value: Any) -> None:
-    if not ok:
-        raise ValueError(f"RunConfig.{name} must be {expected}, got {value!r}")
-
-
-def validate_run_sizes(config: "RunConfig") -> None:
-    """Refuse sizes that make a run meaningless (0 epochs, an empty slice, a zero batch, a negative lr ...)."""
-    import math
-
-    def pos_int(v):
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-
-    _check(config.limit is None or pos_int(config.limit), "limit", "an int >= 1 (None: every example)", config.limit)
-    _check(config.max_train_examples is None or pos_int(config.max_train_examples), "max_train_examples",
-           "an int >= 1 (None: the whole training split)", config.max_train_examples)
-    _check(pos_int(config.max_length) and config.max_length >= 3, "max_length",
-           "an int >= 3 (special tokens plus at least one token)", config.max_length)
-    _check(isinstance(config.epochs, (int, float)) and math.isfinite(config.epochs) and config.epochs > 0,
-           "epochs", "a number > 0", config.epochs)
-    _check(pos_int(config.batch_size), "batch_size", "an int >= 1", config.batch_size)
-    lr = config.learning_rate
-    _check(lr is None or (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0), "learning_rate",
-           "a number > 0 (None: the task's default)", lr)
-    _check(isinstance(config.seed, int) and 0 <= config.seed < 2**32, "seed", "an int in [0, 2**32)", config.seed)
-    _check(config.checkpoint_steps is None or pos_int(config.checkpoint_steps), "checkpoint_steps",
-           "an int >= 1", config.checkpoint_steps)
+def check_method_config(config: RunConfig) -> None:
+    """What a run's settings must satisfy for its method (its registry entry): a method that trains in stages
+    (``resumable=False``: LNR, GBC, MetaBalance) cannot checkpoint or resume."""
+    if not get_method(config.method).resumable and (config.resume or config.checkpoint_every != CheckpointEvery.NONE):
+        able = ", ".join(m.value for m in list_methods() if get_method(m).resumable)
+        raise ValueError(f"RunConfig: method {config.method.value} trains in stages and cannot checkpoint or "
+                         f"resume (checkpoint_every=none, resume=False); methods that can: {able}")
 
 
 def check_trainable(bundle: DataBundle) -> None:
@@ -210,22 +132,17 @@ def _load_all(config: RunConfig) -> DataBundle:
 
 
 def training_arguments(config: RunConfig, task: TaskType, output_dir: str) -> ImbalanceArguments:
-    """The TrainingArguments of a run: HAMRArguments for HAMR, ImbalanceArguments otherwise."""
-    cls = HAMRArguments if config.method == Method.HAMR else ImbalanceArguments
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(config.options) - valid)
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) for method {config.method}: {', '.join(unknown)} (see {cls.__name__}'s fields)"
-        )
-    lr = config.learning_rate if config.learning_rate is not None else (2e-5 if task == TaskType.NER else 4e-5)
+    """The TrainingArguments of a run: the method's arguments class (its registry entry) with the run's settings
+    and ``config.options``."""
+    cls = get_method(config.method).arguments_class
+    validate_options(config.options, cls, f"options of method {config.method}")
     base = dict(
         output_dir=output_dir,
         method=config.method,
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=max(config.batch_size, 32),
-        learning_rate=lr,
+        learning_rate=resolve_learning_rate(config.learning_rate, task),
         seed=config.seed,
         data_seed=config.seed,
         eval_strategy="epoch" if config.evaluate_each_epoch else "no",
@@ -278,7 +195,7 @@ def _same_label_rows(ds: EncodedDataset, label_ids) -> bool:
     for item, row in zip(ds.items, label_ids):
         row = np.asarray(row)
         mine = np.asarray(item["labels"])
-        if not np.array_equal(row[row != -100], mine[mine != -100]):
+        if not np.array_equal(row[row != IGNORE_INDEX], mine[mine != IGNORE_INDEX]):
             return False
     return True
 
@@ -325,55 +242,6 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-@dataclass
-class RunContext:
-    """What a method's training function receives (see :mod:`hamr.baselines`)."""
-
-    config: RunConfig
-    bundle: DataBundle
-    tokenizer: Any
-    train: EncodedDataset
-    validation: EncodedDataset | None
-    args: ImbalanceArguments
-    compute_metrics: Callable
-    extra: dict[str, Any] = field(default_factory=dict)  # figures a method reports beside the metrics
-    resume_from: str | None = None  # a complete checkpoint folder to continue from
-
-    def new_model(self) -> torch.nn.Module:
-        torch.manual_seed(self.config.seed)
-        return load_model(self.bundle.task, self.bundle.vocab, self.config.model)
-
-    def collator(self) -> IndexCollator:
-        return IndexCollator(self.tokenizer, self.bundle.task)
-
-    def encode(self, split: Split) -> EncodedDataset:
-        return encode_split(split, self.tokenizer, self.bundle.vocab, self.config.max_length)
-
-    def trainer_kwargs(self, **overrides: Any) -> dict[str, Any]:
-        """The keyword arguments every method's Trainer takes (a fresh model, the run's data and metrics)."""
-        kwargs = dict(
-            model=self.new_model(),
-            args=self.args,
-            train_dataset=self.train,
-            eval_dataset=self.validation,
-            processing_class=self.tokenizer,
-            compute_metrics=self.compute_metrics,
-            task=self.bundle.task,
-        )
-        kwargs.update(overrides)
-        return kwargs
-
-
-def validation_holdout(config: RunConfig, bundle: DataBundle):
-    """The run's :class:`~hamr.holdout.ValidationHoldout` (None without a validation split or with the
-    hold-out off)."""
-    from .holdout import split_validation
-
-    if bundle.validation is None or not config.validation_holdout:
-        return None
-    return split_validation(bundle.validation, config.validation_holdout, config.validation_holdout_seed)
-
-
 def _rows(x, rows: list[int]):
     """Rows of a prediction array (or of each array of a tuple)."""
     if isinstance(x, tuple):
@@ -382,112 +250,8 @@ def _rows(x, rows: list[int]):
 
 
 def train_with_method(ctx: RunContext):
-    """Build and train the Trainer for ``ctx.config.method``; return the trained Trainer."""
-    from .trainer import HAMRTrainer, ImbalanceTrainer
-
-    method = ctx.config.method
-    if method == Method.HAMR:
-        from .metaset import build_meta_set
-
-        args: HAMRArguments = ctx.args  # type: ignore[assignment]
-        if ctx.bundle.validation is None:
-            raise ValueError("HAMR needs a validation split to build the balanced meta set")
-        meta_source = ctx.bundle.validation
-        holdout = validation_holdout(ctx.config, ctx.bundle)
-        if holdout is not None:  # the held-out half never enters the meta set
-            meta_source = meta_source.subset(holdout.meta_indices, name="validation_meta_half")
-            ctx.extra["meta_validation_examples"] = len(holdout.meta_indices)
-        meta = build_meta_set(ctx.bundle.train, meta_source, seed=ctx.config.seed,
-                              strip_from_train=args.meta_strip_from_train)
-        train_split = meta.train if meta.train is not None else ctx.bundle.train
-        train_ds = ctx.encode(train_split) if meta.train is not None else ctx.train
-        trainer = HAMRTrainer(
-            **ctx.trainer_kwargs(train_dataset=train_ds),
-            meta_dataset=ctx.encode(meta.split),
-            train_texts=train_split.all_texts(),
-            group_names=ctx.bundle.vocab.labels,
-        )
-        t0 = time.perf_counter()
-        trainer.prepare_knn()  # embeddings (cached on disk) and the FAISS graph: a one-off cost, timed apart
-        ctx.extra["embedding_seconds"] = time.perf_counter() - t0
-        trainer.train(resume_from_checkpoint=ctx.resume_from)
-        return trainer
-    if method in (Method.LNR, Method.GBC, Method.METABALANCE):
-        from . import baselines
-
-        return baselines.train(method, ctx)
-    trainer = ImbalanceTrainer(**ctx.trainer_kwargs())
-    trainer.train(resume_from_checkpoint=ctx.resume_from)
-    return trainer
-
-
-def _method_settings(args: ImbalanceArguments) -> dict[str, str]:
-    """Every field the method's arguments add to TrainingArguments, as run (defaults included)."""
-    from transformers import TrainingArguments
-
-    base = {f.name for f in dataclasses.fields(TrainingArguments)}
-    return {f.name: str(getattr(args, f.name)) for f in dataclasses.fields(args) if f.name not in base}
-
-
-# the ImbalanceArguments fields each baseline reads (HAMR reads HAMRArguments' own fields)
-_BASELINE_FIELDS: dict[Method, tuple[str, ...]] = {
-    Method.DICE: ("dice_smooth",),
-    Method.FOCAL: ("focal_gamma", "effective_number_beta"),
-    Method.EFFECTIVE_NUMBER: ("effective_number_beta",),
-}
-_BASELINE_PREFIXES: dict[Method, str] = {Method.LNR: "lnr_", Method.GBC: "gbc_", Method.METABALANCE: "metabalance_",
-                                         Method.LOGIT_ADJUSTMENT: "logit_adjustment_"}
-
-
-def relevant_method_settings(method: Method | str, settings: dict[str, str]) -> dict[str, str]:
-    """The part of a run's ``method_settings`` (see :func:`run`) that can change what ``method`` does: HAMR's
-    own fields for HAMR, a baseline's fields for that baseline (``dice_smooth`` for Dice, ...), nothing for
-    ERM, ICF and the balanced sampler. Two runs of a method with equal relevant settings ran the same method,
-    whatever the other methods' defaults were."""
-    method = Method.parse(method)
-    if method == Method.HAMR:
-        own = {f.name for f in dataclasses.fields(ImbalanceArguments)}
-        return {k: v for k, v in settings.items() if k not in own}
-    prefix = _BASELINE_PREFIXES.get(method)
-    names = _BASELINE_FIELDS.get(method, ())
-    return {k: v for k, v in settings.items() if k in names or (prefix is not None and k.startswith(prefix))}
-
-
-def current_method_settings(method: Method | str, options: dict[str, Any]) -> dict[str, str]:
-    """What :func:`run` would record as ``method_settings`` for ``method`` with ``options`` on this code
-    version (the library's current defaults), restricted to :func:`relevant_method_settings`."""
-    method = Method.parse(method)
-    return relevant_method_settings(method, _method_settings(_probe_arguments(method, options)))
-
-
-def _probe_arguments(method: Method, options: dict[str, Any]) -> ImbalanceArguments:
-    """The method's arguments with ``options`` on this code version's defaults (nothing is trained)."""
-    cls = HAMRArguments if method == Method.HAMR else ImbalanceArguments
-    return cls(output_dir=os.path.join(tempfile.gettempdir(), "hamr_settings_probe"), method=method, report_to=[],
-               use_cpu=True, **options)
-
-
-# resolved values that follow from the protocol's own settings (compared there), not from a library default
-_PROTOCOL_RESOLVED = ("meta_batch_size",)
-
-
-def _resolved_method_settings(args: ImbalanceArguments, task: TaskType) -> dict[str, str]:
-    """The task-dependent values a HAMR run actually used (:meth:`HAMRArguments.resolved`: the weight net's lr,
-    τ, λ, ... that its fields leave at None), as strings; empty for the other methods."""
-    if not isinstance(args, HAMRArguments):
-        return {}
-    return {k: str(v) for k, v in args.resolved(task).items()}
-
-
-def current_resolved_settings(method: Method | str, options: dict[str, Any], task: TaskType | str) -> dict[str, str]:
-    """What :func:`run` would record as ``resolved_method_settings`` for ``method`` with ``options`` on a
-    ``task`` dataset on this code version, without the values the protocol's settings decide (the meta batch
-    size follows the batch size)."""
-    method = Method.parse(method)
-    if method != Method.HAMR:
-        return {}
-    resolved = _resolved_method_settings(_probe_arguments(method, options), TaskType.parse(task))
-    return {k: v for k, v in resolved.items() if k not in _PROTOCOL_RESOLVED}
+    """Train ``ctx`` with its method's registered ``train_fn``; return the trained Trainer."""
+    return get_method(ctx.config.method).train_fn(ctx)
 
 
 def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_ids, bundle: DataBundle,
@@ -577,6 +341,7 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
 
     say = say or logger.warning
     out = Path(config.output_dir)
+    check_method_config(config)
     resume_from = _resume_checkpoint(config, out, say) if config.resume else None
     set_seed(config.seed)
     bundle = load_data(config)  # bad data or a bad model fails here, before the folder is touched
@@ -672,8 +437,7 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
     if not trainer.is_world_process_zero():  # under torchrun every rank evaluates; one writes
         return result
     atomic_write_text(out / "epoch_metrics.jsonl", "".join(json.dumps(rec) + "\n" for rec in result["epoch_metrics"]))
-    for fname in ("hamr_diagnostics.jsonl", "hamr_examples.tsv", "hamr_hardness.json", "lnr_flips.json",
-                  "gbc_selection.json"):
+    for fname in get_method(config.method).output_files:
         src = Path(args.output_dir) / fname
         if src.exists():
             os.replace(src, out / fname)

@@ -20,13 +20,11 @@ from typing import Any, Sequence
 import torch
 from torch.utils.data import Dataset
 
+from .constants import IGNORE_INDEX, INDEX_KEY
 from .data import LabelVocab, Split
 from .enums import TaskType
 
 logger = logging.getLogger(__name__)
-
-INDEX_KEY = "example_index"
-IGNORE_INDEX = -100
 
 
 def default_model_path() -> str:

@@ -58,7 +58,7 @@ def normalise_weights(
 ) -> torch.Tensor:
     """w_i = clip(s_i / (mean_B s + 1e-6), w_min, w_max), the mean detached (method.md §1). ``mean``: mean_B s
     computed by the caller (under DDP: over the global batch of all ranks, see
-    :func:`hamr.distributed.global_mean`). ``detach_mean=False`` lets the gradient flow through the batch mean
+    :func:`hamr.ddp.global_mean`). ``detach_mean=False`` lets the gradient flow through the batch mean
     of this ``s``, so a rise of every s by the same factor leaves the weights and their gradient unchanged."""
     if not detach_mean and mean is not None:
         raise ValueError("normalise_weights: a caller's mean is detached; detach_mean=False needs mean=None")

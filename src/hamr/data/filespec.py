@@ -12,8 +12,6 @@ folder. Each run loads the files itself through :class:`hamr.pipeline.RunConfig`
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,28 +82,3 @@ class FileDataset:
         """The :class:`hamr.pipeline.RunConfig` fields that load this dataset (the bundle is named ``name``)."""
         return dict(dataset=None, train_file=self.train, validation_file=self.validation, test_file=self.test,
                     task=self.task, data_format=self.format, data_options={"name": self.name, **self.data_options})
-
-
-@functools.lru_cache(maxsize=32)
-def _shape(spec_json: str, max_length: int, batch_size: int = 16, seed: int = 0) -> tuple[tuple[int, int, int], float]:
-    import numpy as np
-
-    from ..tasks import load_tokenizer
-    from .check import token_lengths
-    from .loaders import load_files
-
-    spec = json.loads(spec_json)
-    fd = FileDataset(**spec)
-    kw = fd.run_config_kwargs()
-    bundle = load_files(fd.task, fd.train, fd.validation, fd.test, fmt=fd.format, **kw["data_options"])
-    lengths = np.minimum(np.asarray(token_lengths(bundle.train, load_tokenizer())), max_length)
-    order = np.random.default_rng(seed).permutation(len(lengths))
-    batches = [lengths[order[i:i + batch_size]].max() for i in range(0, len(order), batch_size)]
-    sizes = (len(bundle.train), len(bundle.validation), len(bundle.test) if bundle.test is not None else 0)
-    return sizes, float(np.mean(batches))
-
-
-def file_dataset_shape(spec: dict[str, Any], max_length: int) -> tuple[tuple[int, int, int], float]:
-    """(train, validation, test) sizes and padded tokens per training example (random batches of 16, dynamic
-    padding, the packaged MiniLM tokenizer) of a file dataset: the inputs of the bench's cost model."""
-    return _shape(json.dumps(spec, sort_keys=True, default=str), int(max_length))

@@ -35,7 +35,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 def pareto_data(records: list[dict]) -> dict[str, list[dict[str, Any]]]:
     """Per dataset: one point per method entry (mean and sd over seeds of train_seconds and macro_f1)."""
-    from ..bench import aggregate
+    from ..bench.report import aggregate
 
     agg = aggregate(records)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -60,7 +60,7 @@ def pareto_figure(data: dict[str, list[dict[str, Any]]], datasets: Sequence[str]
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    from ..bench import DATASET_LABELS
+    from ..bench.common import DATASET_LABELS
 
     ds = [d for d in datasets if d in data]
     cols = min(3, max(1, len(ds)))
@@ -123,7 +123,8 @@ def _markdown_html(text: str, folder: Path) -> str:
 def write_bench_html(results_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``<results_dir>/report.html`` from its ``report.md`` (run :func:`hamr.bench.write_report` first)
     and its run records; return the path. Raises FileNotFoundError without a report.md."""
-    from ..bench import DATASET_LABELS, collect_records
+    from ..bench.common import DATASET_LABELS
+    from ..bench.summary import collect_records
 
     folder = Path(results_dir)
     md_path = folder / "report.md"

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -206,7 +205,8 @@ def _rebuild_training_split(data: RunData, data_root: str | None) -> _Train:
         return _Train(problem="the run's configuration is unknown (no run_config.json or run.json, and the "
                               "dataset is not a benchmark)")
     from ..metaset import build_meta_set
-    from ..pipeline import RunConfig, load_data
+    from ..config import RunConfig
+    from ..pipeline import load_data
 
     names = {f.name for f in dataclasses.fields(RunConfig)}
     cfg = {k: v for k, v in data.config.items() if k in names}

@@ -1,20 +1,14 @@
-"""Trainers: drop-in ``transformers.Trainer`` subclasses.
+"""HAMR's Trainer (method.md §1-§5): meta-learned example weights from a bi-level step against a balanced meta set,
+a per-example hardness memory, and an Eq. 4 sampler boosted over kNN neighbourhoods.
 
-- :class:`ImbalanceTrainer`: plain fine-tuning with any loss of :mod:`hamr.losses` (ERM, Dice, Focal, inverse
-  class frequency, Effective Number) or class-balanced resampling; carries example indices.
-- :class:`HAMRTrainer`: HAMR (method.md §1-§5): meta-learned example weights from a bi-level step against a
-  balanced meta set, a per-example hardness memory, and an Eq. 4 sampler boosted over kNN neighbourhoods.
-
-Example indices (``example_index``) travel inside the library: the training dataset is wrapped so every
-item carries its position, the collator keeps it, and the Trainer's ``remove_unused_columns`` is told
-about it. A training batch without indices is an error, never a silent no-op.
+The building blocks are shared modules: the weight net and hypergradient (:mod:`hamr.weighting`), the memory,
+sampler and kNN graph (:mod:`hamr.resampling`), global batch statistics under DDP (:mod:`hamr.ddp`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections import defaultdict
 from contextlib import nullcontext
@@ -23,35 +17,31 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch.func import functional_call
-from torch.utils.data import Dataset, WeightedRandomSampler
+from torch.utils.data import Dataset
 from transformers import Trainer, TrainerCallback
 
-from .distributed import global_mean, global_zscore
-from .enums import (
+from ...constants import IGNORE_INDEX
+from ...ddp import global_mean, global_zscore
+from ...enums import (
     HardnessStat,
     HypergradBackend,
     InnerLR,
-    LogitAdjustmentForm,
     MetaObjective,
-    Method,
     TaskType,
     TokenClassWeights,
     WNetInputs,
     WeightingForm,
     WeightUnit,
 )
-from .losses import (
+from ...losses import (
     WeightedCrossEntropy,
-    build_loss,
     class_counts_from_labels,
     effective_number_weights,
     inverse_frequency_weights,
-    log_prior,
     per_example_ce,
     token_mean_weights,
 )
-from .run_outputs import atomic_write_text, mark_checkpoint_complete
-from .resampling import (
+from ...resampling import (
     HardnessMemory,
     HardnessSampler,
     build_knn,
@@ -59,211 +49,19 @@ from .resampling import (
     sampling_probabilities,
     write_hardness_file,
 )
-from .tasks import IGNORE_INDEX, INDEX_KEY, IndexCollator
-from .training_args import HAMRArguments, ImbalanceArguments
-from .weighting import MetaReweighter, batch_zscore, frozen_except, math_attention, select_lookahead
+from ...run_outputs import atomic_write_text
+from ...weighting import MetaReweighter, batch_zscore, frozen_except, math_attention, select_lookahead
+from ..base import ImbalanceTrainer, example_groups, labels_of
+from .arguments import HAMRArguments
 
 logger = logging.getLogger(__name__)
 
 HAMR_STATE_NAME = "hamr_state.pt"
-SAMPLER_STATE_NAME = "hamr_sampler_rng.pt"  # the balanced sampler's generator, in ImbalanceTrainer checkpoints
 
 #: The label-free hardness file written beside ``hamr_examples.tsv`` (see :meth:`HAMRTrainer.save_hardness_table`).
 HARDNESS_FILE_NAME = "hamr_hardness.json"
-
-
-class MissingIndexError(KeyError):
-    """A training batch arrived without ``example_index``."""
-
-
-class IndexedDataset(Dataset):
-    """Adds ``example_index`` (the item's position) to every item of a map-style dataset."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        item = dict(self.dataset[i])
-        item.setdefault(INDEX_KEY, i)
-        return item
-
-
-def ensure_indexed(dataset: Dataset | None) -> Dataset | None:
-    """Wrap ``dataset`` so its items carry ``example_index``, unless they already do."""
-    if dataset is None or len(dataset) == 0:  # type: ignore[arg-type]
-        return dataset
-    first = dataset[0]
-    if isinstance(first, dict) and INDEX_KEY in first:
-        return dataset
-    return IndexedDataset(dataset)
-
-
-def _labels_of(dataset: Dataset) -> list:
-    return [dataset[i]["labels"] if "labels" in dataset[i] else dataset[i]["label"] for i in range(len(dataset))]
-
-
-def example_groups(label_rows: Sequence, num_labels: int, outside_id: int | None = None) -> np.ndarray:
-    """One class id per example: its label (classification) or, for a tag row (NER), its rarest tag
-    other than ``outside_id`` by training tag frequency (``outside_id`` when the row has no entity)."""
-    if not len(label_rows) or np.ndim(label_rows[0]) == 0:
-        return np.asarray(label_rows, dtype=np.int64)
-    counts = class_counts_from_labels(label_rows, num_labels)
-    out = np.empty(len(label_rows), dtype=np.int64)
-    for i, row in enumerate(label_rows):
-        tags = [t for t in row if t != IGNORE_INDEX and t != outside_id]
-        out[i] = min(tags, key=lambda t: (counts[t], t)) if tags else (outside_id if outside_id is not None else -1)
-    return out
-
-
-class ImbalanceTrainer(Trainer):
-    """A ``transformers.Trainer`` that trains with an imbalance-aware loss or sampler.
-
-    Extra arguments: ``loss_fn`` (a module ``(logits, labels) -> scalar``; default from ``args.method`` and the
-    class counts of the training labels) and ``task`` (inferred from the label shape when omitted).
-    """
-
-    def __init__(
-        self,
-        model=None,
-        args: ImbalanceArguments | None = None,
-        train_dataset: Dataset | None = None,
-        eval_dataset: Dataset | None = None,
-        *,
-        loss_fn: torch.nn.Module | None = None,
-        task: TaskType | None = None,
-        data_collator=None,
-        processing_class=None,
-        **kwargs: Any,
-    ) -> None:
-        if args is None:
-            raise ValueError("pass args=ImbalanceArguments(...) (or HAMRArguments for HAMR)")
-        train_dataset = ensure_indexed(train_dataset)
-        self.num_labels = int(getattr(getattr(model, "config", None), "num_labels", 0) or 0)
-        if task is None and train_dataset is not None and len(train_dataset):
-            task = TaskType.NER if np.ndim(train_dataset[0]["labels"]) > 0 else TaskType.CLASSIFICATION
-        self.task = TaskType.parse(task) if task is not None else TaskType.CLASSIFICATION
-        if data_collator is None and processing_class is not None:
-            data_collator = IndexCollator(processing_class, self.task)
-        super().__init__(
-            model=model,
-            args=args,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            data_collator=data_collator,
-            processing_class=processing_class,
-            **kwargs,
-        )
-        self.loss_is_scaled_for_ga = False  # our losses are per-batch means
-        self.train_labels = _labels_of(train_dataset) if train_dataset is not None else []
-        if not self.num_labels and self.train_labels:
-            flat = [t for r in self.train_labels for t in (r if np.ndim(r) else [r]) if t != IGNORE_INDEX]
-            self.num_labels = int(max(flat)) + 1
-        self.class_counts = (
-            class_counts_from_labels(self.train_labels, self.num_labels) if self.train_labels else None
-        )
-        if loss_fn is None:
-            if self.class_counts is None:
-                loss_fn = WeightedCrossEntropy()
-            else:
-                loss_fn = build_loss(
-                    args.method,
-                    self.class_counts,
-                    focal_gamma=args.focal_gamma,
-                    beta=args.effective_number_beta,
-                    dice_smooth=args.dice_smooth,
-                    logit_adjustment_tau=args.logit_adjustment_tau,
-                    logit_adjustment_form=args.logit_adjustment_form,
-                )
-        self.loss_fn = loss_fn.to(args.device)
-        self.eval_loss_fn = WeightedCrossEntropy()
-
-    # -- index plumbing ------------------------------------------------------------------------------
-    def _set_signature_columns_if_needed(self) -> None:
-        super()._set_signature_columns_if_needed()
-        if INDEX_KEY not in self._signature_columns:
-            self._signature_columns.append(INDEX_KEY)
-
-    def _pop_index(self, inputs: dict[str, Any], required: bool) -> torch.Tensor | None:
-        index = inputs.pop(INDEX_KEY, None)
-        if index is None and required:
-            raise MissingIndexError(
-                f"a training batch has no {INDEX_KEY!r}: use hamr's IndexCollator (or keep the key in your "
-                "collator's output); HAMR's sampler and hardness memory need every example's index"
-            )
-        return index
-
-    def _outside_id(self) -> int | None:
-        label2id = getattr(getattr(self.model, "config", None), "label2id", None) or {}
-        return label2id.get("O")
-
-    def example_groups(self) -> np.ndarray:
-        return example_groups(self.train_labels, self.num_labels, self._outside_id())
-
-    # -- loss ----------------------------------------------------------------------------------------
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        self._pop_index(inputs, required=False)
-        labels = inputs.pop("labels")
-        outputs = model(**inputs)
-        loss_fn = self.loss_fn if model.training else self.eval_loss_fn
-        loss = loss_fn(outputs.logits, labels)
-        return (loss, outputs) if return_outputs else loss
-
-    # -- checkpoints: complete once the marker, written last, exists (hamr.run_outputs) -----------------
-    def _checkpoint_folder(self, trial=None) -> str:
-        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-        return os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-
-    def _save_extra_checkpoint_state(self, folder: str) -> None:
-        """Subclasses save their own state into the checkpoint ``folder`` here (before the marker)."""
-
-    def _save_checkpoint(self, model, trial) -> None:
-        super()._save_checkpoint(model, trial)
-        if self.args.should_save:  # like the Trainer's own files: world rank 0, or each node's with save_on_each_node
-            folder = self._checkpoint_folder(trial)
-            os.makedirs(folder, exist_ok=True)
-            self._save_extra_checkpoint_state(folder)
-            mark_checkpoint_complete(folder, global_step=self.state.global_step, epoch=self.state.epoch)
-    def train(self, *args, **kwargs):
-        out = super().train(*args, **kwargs)
-        if self.args.method == Method.LOGIT_ADJUSTMENT and self.args.logit_adjustment_form == LogitAdjustmentForm.POST_HOC:
-            if self.class_counts is None:
-                raise ValueError("post-hoc logit adjustment needs labelled training data for the class priors")
-            from .logit_adjustment import apply_posthoc_adjustment
-
-            offset = self.posthoc_offset = apply_posthoc_adjustment(self.accelerator.unwrap_model(self.model), log_prior(self.class_counts),
-                                              self.args.logit_adjustment_tau)
-            logger.info("post-hoc logit adjustment: subtracted τ·log π (%s) from the output bias",
-                        ", ".join(f"{v:.2f}" for v in offset.tolist()))
-        return out
-
-    def _get_train_sampler(self, train_dataset=None):
-        if self.args.method == Method.BALANCED_SAMPLER:
-            groups = self.example_groups()
-            counts = np.bincount(groups[groups >= 0], minlength=max(self.num_labels, 1))
-            weights = np.where(groups >= 0, 1.0 / np.maximum(counts[np.maximum(groups, 0)], 1), 0.0)
-            self._sampler_generator = torch.Generator().manual_seed(self.args.seed)
-            return WeightedRandomSampler(torch.as_tensor(weights), len(weights), replacement=True,
-                                         generator=self._sampler_generator)
-        return super()._get_train_sampler(train_dataset)
-
-    def _save_extra_checkpoint_state(self, folder: str) -> None:
-        gen = getattr(self, "_sampler_generator", None)
-        if gen is not None:  # the balanced sampler's own RNG, so a resumed run draws what the whole run would
-            torch.save({"sampler_generator": gen.get_state()}, os.path.join(folder, SAMPLER_STATE_NAME))
-
-    def _load_optimizer_and_scheduler(self, checkpoint) -> None:
-        super()._load_optimizer_and_scheduler(checkpoint)
-        gen = getattr(self, "_sampler_generator", None)
-        if checkpoint is None or gen is None:
-            return
-        path = os.path.join(checkpoint, SAMPLER_STATE_NAME)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{path}: this checkpoint holds no sampler state (was it written by ImbalanceTrainer?)")
-        gen.set_state(torch.load(path, weights_only=True)["sampler_generator"])
+#: The files a HAMR run writes beside the Trainer's output.
+OUTPUT_FILES = ("hamr_diagnostics.jsonl", "hamr_examples.tsv", HARDNESS_FILE_NAME)
 
 
 class _HAMRCallback(TrainerCallback):
@@ -280,6 +78,9 @@ class _HAMRCallback(TrainerCallback):
 class HAMRTrainer(ImbalanceTrainer):
     """HAMR as a drop-in ``transformers.Trainer``.
 
+    Its sampler (:class:`~hamr.resampling.HardnessSampler`, ``self.sampler``) is HAMR's registered
+    ``train_sampler``.
+
     Extra arguments beyond :class:`ImbalanceTrainer`'s:
 
     - ``meta_dataset``: the balanced meta set, encoded like the training data (see :mod:`hamr.metaset`);
@@ -289,6 +90,8 @@ class HAMRTrainer(ImbalanceTrainer):
     - ``embeddings``: precomputed L2-normalised sentence embeddings of the training texts (rows = indices);
     - ``group_names``: names of the class ids, for the diagnostics.
     """
+
+    log_reducers = {"hamr_weight_min": min, "hamr_weight_max": max}
 
     def __init__(
         self,
@@ -335,7 +138,7 @@ class HAMRTrainer(ImbalanceTrainer):
             counts = torch.as_tensor(np.asarray(self.class_counts), dtype=torch.float32)
             self._tag_prior = torch.where(counts > 0, counts ** (-self.settings["class_prior_power"]),
                                           torch.ones_like(counts))
-        meta_labels = _labels_of(self.meta_dataset) if self.meta_dataset is not None else []
+        meta_labels = labels_of(self.meta_dataset) if self.meta_dataset is not None else []
         self.meta_groups = example_groups(meta_labels, self.num_labels, self._outside_id()) if meta_labels else None
         meta_counts = class_counts_from_labels(meta_labels, self.num_labels) if meta_labels else None
         meta_weights = self._token_class_weights(args.meta_token_class_weights, meta_counts, mean_one=False)
@@ -384,7 +187,6 @@ class HAMRTrainer(ImbalanceTrainer):
         self.meta_steps = 0
         self._last_meta_global_step = -1
         self._epoch_weights: list[tuple[np.ndarray, np.ndarray]] = []
-        self._log_acc: dict[str, list[float]] = defaultdict(list)
         self.add_callback(_HAMRCallback(self))
 
     # -- setup ---------------------------------------------------------------------------------------
@@ -466,7 +268,7 @@ class HAMRTrainer(ImbalanceTrainer):
         if self.knn is not None or not self.args.uses_knn:
             return
         if self.embeddings is None:
-            from .embeddings import embed_texts
+            from ...embeddings import embed_texts
 
             # DDP: the first process of each node embeds and fills the disk cache, the others then read it
             with self.args.main_process_first(local=True, desc="hamr: embedding the training texts"):
@@ -511,9 +313,6 @@ class HAMRTrainer(ImbalanceTrainer):
         step = int(state.get("global_step", 0))
         kept = [r for r in self._read_diagnostics() if int(r.get("global_step", 0)) <= step]
         atomic_write_text(self.diagnostics_path, "".join(json.dumps(r) + "\n" for r in kept))
-
-    def _get_train_sampler(self, train_dataset=None):
-        return self.sampler
 
     # -- the training step ---------------------------------------------------------------------------
     def _example_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -562,19 +361,8 @@ class HAMRTrainer(ImbalanceTrainer):
         return out / global_mean(out).clamp_min(1e-12)
 
     def _meta_batch(self) -> dict[str, torch.Tensor]:
-        m = len(self.meta_dataset)
-        size = min(self.settings["meta_batch_size"], m)
-        rng = np.random.default_rng([self.args.seed, 7919, self.meta_steps])
-        if self.args.meta_class_balanced and self.meta_groups is not None:
-            classes = np.unique(self.meta_groups)
-            order = np.resize(rng.permutation(classes), size)  # round robin over classes
-            chosen = [int(rng.choice(np.flatnonzero(self.meta_groups == c))) for c in order]
-        else:
-            chosen = rng.choice(m, size=size, replace=False).tolist()
-        items = [self.meta_dataset[int(i)] for i in chosen]
-        batch = self.data_collator(items)
-        batch.pop(INDEX_KEY, None)
-        return {k: v.to(self.args.device) for k, v in batch.items()}
+        groups = self.meta_groups if self.args.meta_class_balanced else None
+        return self.draw_meta_batch(self.meta_dataset, self.settings["meta_batch_size"], self.meta_steps, groups)
 
     def _inner_lr(self) -> float:
         if self.args.inner_lr == InnerLR.OPTIMIZER and self.lr_scheduler is not None:
@@ -583,19 +371,8 @@ class HAMRTrainer(ImbalanceTrainer):
 
     def _gather(self, index: torch.Tensor, values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Indices and values of this step from every rank, so m stays identical everywhere."""
-        if self.accelerator.num_processes > 1:
-            index = self.accelerator.pad_across_processes(index, pad_index=-1)
-            values = self.accelerator.pad_across_processes(values.float(), pad_index=0)
-            index, values = self.accelerator.gather(index), self.accelerator.gather(values)
-        idx, val = index.detach().cpu().numpy(), values.detach().float().cpu().numpy()
-        keep = idx >= 0
-        return idx[keep], val[keep]
-
-    def _allreduce(self, grads: list[torch.Tensor]) -> None:
-        if self.accelerator.num_processes > 1:
-            for g in grads:
-                torch.distributed.all_reduce(g, op=torch.distributed.ReduceOp.SUM)
-                g.div_(self.accelerator.num_processes)
+        idx, val = self.gather_indexed(index, values)
+        return idx.numpy(), val.numpy()
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not model.training:
@@ -640,8 +417,8 @@ class HAMRTrainer(ImbalanceTrainer):
         self.memory.update(idx, val)
         _, w_all = self._gather(index, weights)
         self._epoch_weights.append((idx, w_all))
-        self._log_acc["hamr_weight_min"].append(float(w_all.min()))
-        self._log_acc["hamr_weight_max"].append(float(w_all.max()))
+        self.log_value("hamr_weight_min", float(w_all.min()))
+        self.log_value("hamr_weight_max", float(w_all.max()))
         return (loss, outputs) if return_outputs else loss
 
     # -- head-cached hypergradients (hypergrad_backend=head_cached) ----------------------------------------
@@ -708,8 +485,8 @@ class HAMRTrainer(ImbalanceTrainer):
             result = cr.step(z, unit_labels, lambda d: self._unit_losses(inner_logits, labels, d), params,
                              meta_loss_at, self._inner_lr())
             self.meta_steps += 1
-            self._log_acc["hamr_meta_loss"].append(result.meta_loss)
-            self._log_acc["hamr_meta_skipped"].append(float(result.skipped))
+            self.log_value("hamr_meta_loss", result.meta_loss)
+            self.log_value("hamr_meta_skipped", float(result.skipped))
         w = cr.weights_no_grad(z, unit_labels)
         losses = self._unit_losses(logits, labels, cr.logit_offsets())
         loss = (w.to(losses.dtype) * losses).mean()
@@ -721,7 +498,6 @@ class HAMRTrainer(ImbalanceTrainer):
         return loss, sentence, sentence
 
     def _meta_step(self, model, inputs, labels, train_loss, features, prior) -> None:
-        args: HAMRArguments = self.args
         unwrapped = self.accelerator.unwrap_model(model)
         params, meta_loss_at, cached_logits = self._meta_closures(model, inputs, labels)
         if cached_logits is not None:  # the inner loss from the head alone, on the captured features
@@ -735,20 +511,12 @@ class HAMRTrainer(ImbalanceTrainer):
             return self._example_losses(logits, labels)[0]
 
         result = self.reweighter.step(
-            features, train_loss, params, meta_loss_at, self._inner_lr(), train_loss_at, grad_hook=self._allreduce,
+            features, train_loss, params, meta_loss_at, self._inner_lr(), train_loss_at, grad_hook=self.all_reduce_mean_,
             prior=prior,
         )
         self.meta_steps += 1
-        self._log_acc["hamr_meta_loss"].append(result.meta_loss)
-        self._log_acc["hamr_meta_skipped"].append(float(result.skipped))
-
-    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
-        for key, vals in self._log_acc.items():
-            if vals:
-                reduce = {"hamr_weight_min": min, "hamr_weight_max": max}.get(key)
-                logs[key] = reduce(vals) if reduce else float(np.mean(vals))
-        self._log_acc.clear()
-        super().log(logs, *args, **kwargs)
+        self.log_value("hamr_meta_loss", result.meta_loss)
+        self.log_value("hamr_meta_skipped", float(result.skipped))
 
     # -- end of epoch: kNN refresh, new sampling distribution, diagnostics ------------------------------
     def current_probabilities(self) -> np.ndarray:
@@ -821,11 +589,11 @@ class HAMRTrainer(ImbalanceTrainer):
         records = [r for r in self._read_diagnostics() if int(r.get("epoch", 0)) < epoch] + [record]
         atomic_write_text(self.diagnostics_path, "".join(json.dumps(r) + "\n" for r in records))
         # the same per-class numbers as scalars, through the Trainer's log (TensorBoard / W&B with report_to);
-        # Trainer.log itself, not this class's log, which would flush the per-step accumulators into it
+        # Trainer.log itself, not ImbalanceTrainer.log, which would flush the per-step accumulators into it
         scalars = {f"hamr/weight_mean/{c}": v["mean"] for c, v in per_group.items()}
         scalars.update({f"hamr/sampling_mass/{c}": float(v) for c, v in mass.items()})
         if scalars:
-            ImbalanceTrainer.log(self, scalars)
+            Trainer.log(self, scalars)
 
     def save_hardness_table(self, path: str | None = None) -> str | None:
         """Per training example (by index): its label, final hardness m, boost b and sampling probability p
@@ -870,6 +638,7 @@ class HAMRTrainer(ImbalanceTrainer):
         self.meta_steps = int(state["meta_steps"])
 
     def _save_extra_checkpoint_state(self, folder: str) -> None:
+        super()._save_extra_checkpoint_state(folder)
         torch.save(self.hamr_state_dict(), os.path.join(folder, HAMR_STATE_NAME))
 
     def _load_optimizer_and_scheduler(self, checkpoint) -> None:
@@ -903,3 +672,41 @@ def _unsupported_global(exc: Exception) -> str:
     """The line of torch's weights-only error naming the refused object, if any."""
     found = [ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln or "GLOBAL" in ln]
     return f": {found[0].split(' Please use')[0]}" if found else ""
+
+
+def hamr_sampler(trainer: HAMRTrainer):
+    """HAMR's training sampler: the trainer's :class:`~hamr.resampling.HardnessSampler` (Eq. 4 draws)."""
+    return trainer.sampler
+
+
+def train_hamr(ctx) -> HAMRTrainer:
+    """HAMR on a run: the balanced meta set from the validation split (:func:`hamr.metaset.build_meta_set`),
+    the kNN graph (timed apart, as ``ctx.extra["embedding_seconds"]``), then training; returns the Trainer."""
+    import time
+
+    from ...holdout import validation_holdout
+    from ...metaset import build_meta_set
+
+    args: HAMRArguments = ctx.args  # type: ignore[assignment]
+    if ctx.bundle.validation is None:
+        raise ValueError("HAMR needs a validation split to build the balanced meta set")
+    meta_source = ctx.bundle.validation
+    holdout = validation_holdout(ctx.config, ctx.bundle)
+    if holdout is not None:  # the held-out half never enters the meta set
+        meta_source = meta_source.subset(holdout.meta_indices, name="validation_meta_half")
+        ctx.extra["meta_validation_examples"] = len(holdout.meta_indices)
+    meta = build_meta_set(ctx.bundle.train, meta_source, seed=ctx.config.seed,
+                          strip_from_train=args.meta_strip_from_train)
+    train_split = meta.train if meta.train is not None else ctx.bundle.train
+    train_ds = ctx.encode(train_split) if meta.train is not None else ctx.train
+    trainer = HAMRTrainer(
+        **ctx.trainer_kwargs(train_dataset=train_ds),
+        meta_dataset=ctx.encode(meta.split),
+        train_texts=train_split.all_texts(),
+        group_names=ctx.bundle.vocab.labels,
+    )
+    t0 = time.perf_counter()
+    trainer.prepare_knn()  # embeddings (cached on disk) and the FAISS graph: a one-off cost, timed apart
+    ctx.extra["embedding_seconds"] = time.perf_counter() - t0
+    trainer.train(resume_from_checkpoint=ctx.resume_from)
+    return trainer

@@ -1,22 +1,18 @@
-"""Training arguments: every constant of method.md is a documented field (setfit's ``training_args`` style).
+"""HAMR's arguments: every constant of method.md is a documented field (setfit's ``training_args`` style).
 
-``ImbalanceArguments`` extends ``transformers.TrainingArguments`` with the method and the baselines' settings;
-``HAMRArguments`` adds HAMR's. Fields left ``None`` take a task-dependent default (classification vs NER)
-that :meth:`HAMRArguments.resolve` fills in once the task is known.
+Fields left ``None`` take a task-dependent default (classification vs NER) that :meth:`HAMRArguments.resolved`
+fills in once the task is known. Why each default is what it is: ``docs/defaults_history.md``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments
-
-from .enums import (
+from ...enums import (
     AblationMode,
     HardnessStat,
     HypergradBackend,
     InnerLR,
-    LogitAdjustmentForm,
     LookaheadScope,
     MemoryMode,
     MetaObjective,
@@ -27,147 +23,32 @@ from .enums import (
     WeightingForm,
     WeightUnit,
 )
+from typing import ClassVar
 
-
-def _positive(v) -> bool:
-    return v > 0
-
-
-def _non_negative(v) -> bool:
-    return v >= 0
-
-
-def _at_least_one(v) -> bool:
-    return v >= 1
-
-
-def _unit_interval_open_right(v) -> bool:
-    return 0 <= v < 1
-
-
-_RULES = {_positive: "> 0", _non_negative: ">= 0", _at_least_one: ">= 1", _unit_interval_open_right: "in [0, 1)"}
-
-# field -> rule (None values are allowed where the field is optional: they take a default)
-_IMBALANCE_SIZES = {
-    "num_train_epochs": _positive, "per_device_train_batch_size": _at_least_one,
-    "per_device_eval_batch_size": _at_least_one, "learning_rate": _non_negative,
-    "gradient_accumulation_steps": _at_least_one,
-    "focal_gamma": _non_negative, "effective_number_beta": _unit_interval_open_right, "dice_smooth": _non_negative,
-    "lnr_t_flip": _non_negative, "lnr_first_stage_epochs": _positive, "gbc_layers": _at_least_one,
-    "gbc_max_coordinates": _at_least_one, "gbc_warmup_epochs": _non_negative, "gbc_meta_size": _at_least_one,
-    "gbc_score_examples": _at_least_one, "gbc_inner_lr": _positive, "gbc_meta_batch_size": _at_least_one,
-    "gbc_lookahead_layers": _at_least_one, "metabalance_inner_lr": _positive, "metabalance_lambda": _non_negative,
-    "metabalance_outer_batches": _at_least_one,
-}
-_HAMR_SIZES = {
-    "wnet_lr": _positive, "wnet_weight_decay": _non_negative, "meta_update_lr": _positive,
-    "meta_batch_size": _at_least_one, "fd_epsilon": _positive, "memory_gamma": _unit_interval_open_right,
-    "memory_eps": _positive, "knn_lambda": _non_negative,
-}
-
-
-def check_sizes(args, cls_name: str, rules: dict) -> None:
-    """Every numeric field in ``rules`` obeys its rule (a ``None`` optional field takes its default);
-    the message names the field, what was expected and what was given."""
-    import math
-
-    for name, rule in rules.items():
-        v = getattr(args, name)
-        if v is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not rule(v):
-            raise ValueError(f"{cls_name}.{name} must be {_RULES[rule]}, got {v!r}")
-
-
-@dataclass
-class ImbalanceArguments(TrainingArguments):
-    """``TrainingArguments`` plus the choice of method and the settings of the baselines (method.md §6)."""
-
-    method: Method = field(default=Method.ERM, metadata={"help": "Training method (see hamr.Method)."})
-    focal_gamma: float = field(default=2.0, metadata={"help": "Focal loss focusing parameter γ."})
-    effective_number_beta: float = field(
-        default=0.9999, metadata={"help": "β of the Effective Number weights (Cui et al. 2019); also Focal's α."}
-    )
-    dice_smooth: float = field(
-        default=1e-4,
-        metadata={
-            "help": "Smoothing of the soft Dice loss (1e-4, the Dice authors' trainer default; at method.md's 1, "
-            "Dice collapsed to the majority class on Cyclone-Idai19: see hamr.losses.DiceLoss)."
-        },
-    )
-    lnr_t_flip: float = field(default=7.5, metadata={"help": "LNR flip threshold t_flip (authors: 7.5 for 10 classes)."})
-    lnr_first_stage_epochs: float = field(
-        default=1.0, metadata={"help": "Epochs of the plain first-stage model whose probabilities drive LNR."}
-    )
-    gbc_layers: int = field(default=3, metadata={"help": "GBC: layers drawn for the gradient features."})
-    gbc_max_coordinates: int = field(default=5000, metadata={"help": "GBC: random coordinates kept per layer."})
-    gbc_warmup_epochs: float = field(default=1.0, metadata={"help": "GBC: plain warm-up before selecting the meta set."})
-    gbc_meta_size: int | None = field(
-        default=None, metadata={"help": "GBC: meta-set size K (None: the size of HAMR's balanced meta set)."}
-    )
-    gbc_weight_lr: float | None = field(
-        default=None,
-        metadata={
-            "help": "GBC (L2RW-style): step size η_w on example weights, w ← clip(w − η_w g, 1e-7, 1). None: 1/η_in "
-            "(the virtual step's lr), so an update moves a weight by ⟨∇L_meta(θ'), ∇ℓ_j⟩/B whatever the training lr. "
-            "g is proportional to η_in: |g| ≈ 2e-5 at lr 4e-5 (benchmarks/runs/gbc_weight_scale.py), so a fixed "
-            "η_w of 1 leaves every weight within 1e-4 of 1 and GBC trains as plain CE."
-        },
-    )
-    gbc_score_examples: int = field(
-        default=64, metadata={"help": "GBC: training examples (seeded sample) whose gradients score the layers."}
-    )
-    gbc_inner_lr: float | None = field(
-        default=None, metadata={"help": "GBC: step of the virtual SGD step (None: the optimiser's current lr)."}
-    )
-    gbc_meta_batch_size: int | None = field(
-        default=None, metadata={"help": "GBC: meta batch size of the L2RW step (None: the train batch size)."}
-    )
-    gbc_lookahead_scope: LookaheadScope = field(
-        default=LookaheadScope.LAST_K, metadata={"help": "GBC: parameters moved by the virtual step: all|head|last_k|lora."}
-    )
-    gbc_lookahead_layers: int = field(default=1, metadata={"help": "GBC: k for gbc_lookahead_scope=last_k."})
-    metabalance_inner_lr: float = field(
-        default=1e-4, metadata={"help": "MetaBalance: inner SGD step α (far below the from-scratch 0.01)."}
-    )
-    metabalance_lambda: float = field(default=0.01, metadata={"help": "MetaBalance: weight λ of the inner loss."})
-    metabalance_outer_batches: int = field(
-        default=4, metadata={"help": "MetaBalance: outer losses accumulated per optimiser step."}
-    )
-    logit_adjustment_tau: float = field(
-        default=1.0, metadata={"help": "Logit adjustment (Menon et al. 2021): τ of the offset τ·log π (1: the paper's)."}
-    )
-    logit_adjustment_form: LogitAdjustmentForm = field(
-        default=LogitAdjustmentForm.POST_HOC,
-        metadata={
-            "help": "Logit adjustment: post_hoc (train with CE, predict with f(x) − τ·log π, folded into the output "
-            "bias after training) | loss (train on CE(f(x) + τ·log π), predict with f(x)). post_hoc is the default "
-            "because the loss form at τ = 1 is Balanced Softmax exactly (method balanced_softmax)."
-        },
-    )
-
-    def __post_init__(self) -> None:
-        self.method = Method.parse(self.method)
-        self.logit_adjustment_form = LogitAdjustmentForm.parse(self.logit_adjustment_form)
-        if self.logit_adjustment_tau < 0:
-            raise ValueError(f"ImbalanceArguments.logit_adjustment_tau must be >= 0, got {self.logit_adjustment_tau}")
-        if self.gbc_weight_lr is not None and not self.gbc_weight_lr > 0:
-            raise ValueError(f"ImbalanceArguments.gbc_weight_lr must be > 0 (or None: 1/η_in), got {self.gbc_weight_lr}")
-        check_sizes(self, "ImbalanceArguments", _IMBALANCE_SIZES)
-        super().__post_init__()
+from ..arguments import (
+    ImbalanceArguments,
+    at_least_one,
+    effective_number_beta_field,
+    non_negative,
+    positive,
+    unit_interval_open_right,
+)
 
 
 @dataclass
 class HAMRArguments(ImbalanceArguments):
     """HAMR's settings (method.md §1-§5). ``faithful=True`` reproduces the reference code's behaviour."""
 
+    size_rules: ClassVar[dict] = {
+        "wnet_lr": positive, "wnet_weight_decay": non_negative, "meta_update_lr": positive,
+        "meta_batch_size": at_least_one, "fd_epsilon": positive, "memory_gamma": unit_interval_open_right,
+        "memory_eps": positive, "knn_lambda": non_negative, "effective_number_beta": unit_interval_open_right,
+    }
+
     method: Method = field(default=Method.HAMR, metadata={"help": "Training method (see hamr.Method)."})
     faithful: bool = field(
         default=False,
-        metadata={
-            "help": "Reproduce the paper's code: look-ahead over all parameters, global-decay memory (γ 0.99), NER "
-            "trained on the max-token loss, kNN hits include the hard example itself, meta examples removed from train."
-        },
+        metadata={"help": "Reproduce the reference code's behaviour (see docs/defaults_history.md for what it switches)."},
     )
     ablation: AblationMode = field(default=AblationMode.FULL, metadata={"help": "Paper Table 3 ablation."})
     # --- Adaptive Weight Estimation
@@ -183,12 +64,7 @@ class HAMRArguments(ImbalanceArguments):
     )
     class_prior_power: float | None = field(
         default=None,
-        metadata={
-            "help": "τ of the class-level starting point: w_i ∝ s_i · n_{y_i}^(-τ) before normalisation "
-            "(None: 0.5 classification, 0 NER: on TweetNER7 τ 0.5 and 1 lowered validation macro-F1 from 36.9 to "
-            "35.7 and 30.5, benchmarks/results/screens/ner_class_prior; 0 = the paper; 1 = inverse class frequency; "
-            "NER classes: a sentence's rarest entity tag)."
-        },
+        metadata={"help": "τ of the class-level start w_i ∝ s_i · n_{y_i}^(-τ) (None: 0.5 classification, 0 NER)."},
     )
     weighting_form: WeightingForm = field(
         default=WeightingForm.WNET,
@@ -217,52 +93,27 @@ class HAMRArguments(ImbalanceArguments):
     )
     meta_class_balanced: bool = field(
         default=True,
-        metadata={
-            "help": "Draw meta batches round robin over classes, so the meta loss is a balanced objective (the "
-            "median-balanced meta set alone keeps its largest class at ~30% of a batch on Cyclone-Idai19). "
-            "False: uniform batches from the meta set, as the paper."
-        },
+        metadata={"help": "Draw meta batches round robin over classes (False: uniform, as the paper)."},
     )
     normalise_through_mean: bool = field(
         default=False,
-        metadata={
-            "help": "Differentiate the weights' normalisation w = s / mean_B(s) through the batch mean too. False (the "
-            "paper): the mean is detached, so the hypergradient rewards raising every s (like a larger inner step) and "
-            "pushes all s towards the sigmoid's ceiling, where the weights flatten (benchmarks/results/"
-            "probe_wnet_tweetner7.txt). True: only relative changes of s count. Single process only (not under DDP)."
-        },
+        metadata={"help": "Differentiate the weights' normalisation through the batch mean too (single process only)."},
     )
     weight_min: float = field(default=0.1, metadata={"help": "Lower clip of the normalised weights."})
     weight_max: float = field(default=8.0, metadata={"help": "Upper clip of the normalised weights."})
     token_class_weights: TokenClassWeights = field(
         default=TokenClassWeights.NONE,
-        metadata={
-            "help": "NER: class weights on the per-token training loss (none | icf | effective_number, the latter "
-            "with effective_number_beta), rescaled to mean 1 over the training tokens, under HAMR's sentence "
-            "weights: a sentence's loss is Σ_t w_{y_t} CE_t / n_t. The hardness signal stays unweighted. "
-            "Classification ignores it (its class-level term is class_prior_power)."
-        },
+        metadata={"help": "NER: class weights on the per-token training loss: none | icf | effective_number."},
     )
     meta_token_class_weights: TokenClassWeights = field(
         default=TokenClassWeights.NONE,
-        metadata={
-            "help": "NER: class weights on the meta loss's tokens (none | icf | effective_number), from the meta "
-            "set's tag counts, torch's weighted mean: with icf every tag weighs the same in the meta objective, "
-            "which plain token CE leaves to the O tag. The training loss is unchanged (see token_class_weights). "
-            "Classification ignores it (its meta batches are class-balanced already)."
-        },
+        metadata={"help": "NER: class weights on the meta loss's tokens: none | icf | effective_number."},
     )
     ner_weight_unit: WeightUnit = field(
         default=WeightUnit.SENTENCE,
-        metadata={
-            "help": "NER: what the weight net weighs. sentence (the paper): one weight per sentence from its "
-            "hardness_stat token CE, the same for all its tokens. token: one weight per labelled token from its "
-            "own CE (z-scored over the batch's labelled tokens), normalised over them, so a hard entity token can "
-            "outweigh the easy O tokens of its own sentence, which a sentence weight cannot; the training loss is "
-            "the token mean of w_t·CE_t over the batch, and a sentence's hardness memory takes the hardness_stat "
-            "(max|mean) of its token weights, rescaled to mean 1 over the batch. Not with wnet_inputs=loss_class. Classification ignores it."
-        },
+        metadata={"help": "NER: what the weight net weighs: sentence (the paper) | token."},
     )
+    effective_number_beta: float = effective_number_beta_field()
     hardness_stat: HardnessStat = field(
         default=HardnessStat.MAX, metadata={"help": "NER: a sentence's hardness from its token losses (max|mean)."}
     )
@@ -270,18 +121,12 @@ class HAMRArguments(ImbalanceArguments):
     inner_lr: InnerLR = field(default=InnerLR.CONSTANT, metadata={"help": "Virtual step size: constant | optimizer."})
     lookahead_scope: LookaheadScope = field(
         default=LookaheadScope.HEAD,
-        metadata={
-            "help": "Parameters moved by the virtual step: all (paper; faithful) | head (default: within 1.5x ERM's "
-            "time per epoch with the default meta_interval and oversample) | last_k (+ the last lookahead_layers layers) | lora."
-        },
+        metadata={"help": "Parameters moved by the virtual step: all (paper; faithful) | head | last_k | lora."},
     )
     lookahead_layers: int = field(default=1, metadata={"help": "k for lookahead_scope=last_k."})
     meta_interval: int | None = field(
         default=None,
-        metadata={
-            "help": "Run the bi-level step every k training steps (None: 3; faithful: 1, the paper's). With 1.2N draws "
-            "per epoch, 3 keeps an epoch at 1.39x plain fine-tuning's time (benchmarks/results/overhead/os12_interval3)."
-        },
+        metadata={"help": "Run the bi-level step every k training steps (None: 3; faithful: 1, the paper's)."},
     )
     meta_batch_size: int | None = field(default=None, metadata={"help": "Meta batch size (None: the train batch size)."})
     hypergrad_backend: HypergradBackend = field(
@@ -294,13 +139,7 @@ class HAMRArguments(ImbalanceArguments):
     memory_eps: float | None = field(default=None, metadata={"help": "ε_m of the faithful memory (None: 1e-6 cls, 1e-4 NER)."})
     hardness_alpha: float | None = field(
         default=None,
-        metadata={
-            "help": "α of Eq. 4: p ∝ (m+1e-6)^α (1+λb) (None: 1.0 classification, 0.7 NER; faithful: 0.7, the "
-            "paper's). The sharper sampler draws the rare, hard classes more: on Cyclone-Idai19 it raised validation "
-            "macro-F1 on each of 3 seeds (48.0 ± 3.4 → 51.1 ± 1.8), left Hurricane-Irma17 level (63.0 → 62.9) and "
-            "TweetNER7 too (38.7 → 38.4, so NER keeps 0.7); benchmarks/configs/screens/hum_sampler_wnet.json, "
-            "ner_alpha.json."
-        },
+        metadata={"help": "α of Eq. 4, p ∝ (m+1e-6)^α (1+λb) (None: 1.0 classification, 0.7 NER; faithful: 0.7)."},
     )
     knn_lambda: float | None = field(default=None, metadata={"help": "λ of Eq. 4 (None: 0.7 cls, 0.1 NER)."})
     knn_k: int = field(default=10, metadata={"help": "Neighbours per hard example."})
@@ -308,12 +147,7 @@ class HAMRArguments(ImbalanceArguments):
     knn_include_self: bool = field(default=False, metadata={"help": "Count a hard example as its own neighbour."})
     oversample: float = field(
         default=1.2,
-        metadata={
-            "help": "Indices drawn per epoch, as a multiple of N (1.2, the reference scripts' value, in the default "
-            "and faithful modes alike: 20% more steps per epoch than the baselines. Against 1.0N with a meta step every "
-            "2 steps it gained validation macro-F1 on Cyclone-Idai19 (3 seeds, 48.0 vs 45.3) and TweetNER7; "
-            "benchmarks/configs/screens/*_oversample.json)."
-        },
+        metadata={"help": "Indices drawn per epoch, as a multiple of N (1.2, the reference scripts' value)."},
     )
     embedding_model: str | None = field(
         default=None, metadata={"help": "Sentence embedder for the kNN graph (None: the packaged MiniLM)."}
@@ -396,7 +230,6 @@ class HAMRArguments(ImbalanceArguments):
             raise ValueError(f"HAMRArguments.oversample must be > 0, got {self.oversample}")
         if not 0 < self.weight_min < self.weight_max:
             raise ValueError("HAMRArguments: need 0 < weight_min < weight_max")
-        check_sizes(self, "HAMRArguments", _HAMR_SIZES)
         super().__post_init__()
 
     # -- task-dependent defaults ---------------------------------------------------------------------

@@ -1,76 +1,19 @@
-"""Beyond one process: global-batch statistics under DDP, and a Ray dispatcher for grids of runs.
-
-DDP (``torchrun --nproc_per_node N -m hamr.cli train ...``): :class:`~hamr.trainer.HAMRTrainer` keeps the
-weight net, the hardness memory m and the sampler identical on every rank (indices and weights are gathered,
-hypergradients all-reduced, the Eq. 4 draw is the same global draw on every rank and accelerate shards its
-batches). The helpers below make the *per-batch statistics* of method.md §1 -- the z-score of the hardness
-and the mean of s in the weight normalisation -- those of the global batch (all ranks together), so that the
-weights of a DDP run do not depend on how the batch is split across processes. Outside an initialised
-process group of more than one rank they are the plain single-process statistics.
-
-Ray (``run_grid_on_ray``): one ``ray.remote`` task per run of a grid; see docs/scaling.md.
-"""
+"""Runs of a grid as Ray tasks (``hamr bench run --ray ADDRESS``): one ``ray.remote`` task per run, the results
+folder written exactly as a local bench writes it; see docs/scaling.md."""
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-import torch
+from .common import DONE, METRICS, Log, code_version, hms, now, pct, write_json_atomic
+from .grid import BenchLock, check_finished_runs, prepare_run_folder, subprocess_runner
+from .summary import write_summary
 
 logger = logging.getLogger(__name__)
 
-
-def is_distributed() -> bool:
-    """True inside an initialised ``torch.distributed`` process group of more than one rank."""
-    return (
-        torch.distributed.is_available()
-        and torch.distributed.is_initialized()
-        and torch.distributed.get_world_size() > 1
-    )
-
-
-def _all_reduce_sum(values: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
-    buf = torch.stack([v.to(device=device, dtype=torch.float64) for v in values])
-    torch.distributed.all_reduce(buf, op=torch.distributed.ReduceOp.SUM)
-    return buf
-
-
-def global_mean(x: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` (detached) over the elements of every rank's ``x`` (a collective: every rank must call
-    it); ``x.mean()`` outside a process group. Ranks may hold different numbers of elements."""
-    x = x.detach()
-    if not is_distributed():
-        return x.mean()
-    buf = _all_reduce_sum([x.double().sum(), torch.tensor(float(x.numel()), dtype=torch.float64)], x.device)
-    return (buf[0] / buf[1].clamp_min(1.0)).to(x.dtype if x.is_floating_point() else torch.float32)
-
-
-def global_zscore(hardness: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """:func:`hamr.weighting.batch_zscore` over the global batch: z_i = (ℓ_i − mean ℓ) / max(std ℓ, eps), with
-    the mean and the population std of the detached ℓ of *all* ranks (float64 sums, all-reduced). A
-    collective; the plain per-batch z-score outside a process group."""
-    from .weighting import batch_zscore
-
-    if not is_distributed():
-        return batch_zscore(hardness, eps)
-    h = hardness.detach()
-    h = h if h.is_floating_point() else h.float()
-    hd = h.double()
-    buf = _all_reduce_sum(
-        [hd.sum(), (hd * hd).sum(), torch.tensor(float(h.numel()), dtype=torch.float64)], h.device
-    )
-    n = buf[2]
-    if n <= 1:
-        return torch.zeros_like(h)
-    mean = buf[0] / n
-    std = (buf[1] / n - mean * mean).clamp_min(0.0).sqrt()
-    return ((hd - mean) / std.clamp_min(eps)).to(h.dtype)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Ray
-# ----------------------------------------------------------------------------------------------------------
 
 RAY_MISSING = (
     "Ray is not installed: `pip install ray` (tested with ray 2.60.0) on the driver and on every node of the "
@@ -185,58 +128,53 @@ def run_bench_on_ray(
     ``run.json`` before it starts and, once it finished with ``metrics.json``, ``done.json`` (with the node it
     ran on added); ``summary.json`` is rebuilt after every finished run; finished runs are skipped and
     unfinished ones restarted, as locally. ``runner(spec, folder) -> exit code`` defaults to
-    :func:`hamr.bench.subprocess_runner` (``python -m hamr.bench _one run.json`` on the worker node). On a
+    :func:`hamr.bench.grid.subprocess_runner` (``python -m hamr.bench _one run.json`` on the worker node). On a
     multi-node cluster ``out`` must be on a filesystem every node sees, with hamr installed on every node.
     Returns the counts of :func:`~hamr.bench.run_grid`.
     """
-    import json
-    from pathlib import Path
-
-    from . import bench
-
     _import_ray()  # fail before touching the results folder
-    runner = runner or bench.subprocess_runner
+    runner = runner or subprocess_runner
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    log = bench._Log(out)
+    log = Log(out)
     counts = {"total": len(specs), "skipped": 0, "finished": 0, "failed": 0, "restarted": 0}
-    bench.check_finished_runs(specs, out)
-    pending = [(i, s) for i, s in enumerate(specs, 1) if not (s.folder(out) / bench.DONE).exists()]
+    check_finished_runs(specs, out)
+    pending = [(i, s) for i, s in enumerate(specs, 1) if not (s.folder(out) / DONE).exists()]
     counts["skipped"] = len(specs) - len(pending)
-    with bench._Lock(out):
-        bench._write_json_atomic(out / "protocol.json", {"path": protocol.path, "name": protocol.name,
+    with BenchLock(out):
+        write_json_atomic(out / "protocol.json", {"path": protocol.path, "name": protocol.name,
                                                          "seeds": protocol.seeds, "protocol": protocol.raw})
         log(f"bench {protocol.name} ({protocol.path}) -> {out} on Ray: {len(specs)} runs, {counts['skipped']} "
             f"finished (skipped), {len(pending)} to run as Ray tasks ({num_cpus:g} CPU, {num_gpus:g} GPU each)")
         for i, spec in pending:
-            bench.prepare_run_folder(spec, out, f"[{i}/{len(specs)}]", log, counts)
-        version = bench.code_version()
+            prepare_run_folder(spec, out, f"[{i}/{len(specs)}]", log, counts)
+        version = code_version()
         order = {id(spec): i for i, spec in pending}
 
         def finished(_k: int, job: tuple, result: dict[str, Any]) -> None:
             spec, folder = job[1], Path(job[2])
             i = order[id(spec)]
-            metrics_path = folder / bench.METRICS
+            metrics_path = folder / METRICS
             if result["code"] != 0 or not metrics_path.exists():
                 counts["failed"] += 1
                 log(f"[{i}/{len(specs)}] {spec.describe()}: FAILED (exit {result['code']}) on {result['node']}; "
                     f"see {folder / 'run.log'}", style="red")
                 return
-            bench._write_json_atomic(folder / bench.DONE, {
+            write_json_atomic(folder / DONE, {
                 "protocol": protocol.name, "dataset": spec.dataset, "method": spec.entry,
                 "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
                 "settings": spec.settings, "options": spec.options, "code_version": version,
-                "finished_at": bench._now(), "wall_seconds": result["wall"],
+                "finished_at": now(), "wall_seconds": result["wall"],
                 # as locally, the runs that could share the machine with this one: Ray schedules up to
-                # cpus / num_cpus such tasks side by side on a node (read by bench.measured_costs)
+                # cpus / num_cpus such tasks side by side on a node (read by hamr.bench.costs.measured_costs)
                 "concurrent_jobs": _tasks_per_node(result["load_average"].get("cpus"), num_cpus),
                 "load_average": result["load_average"], "node": result["node"],
             })
             counts["finished"] += 1
-            bench.write_summary(out)
+            write_summary(out)
             test = json.loads(metrics_path.read_text()).get("test") or {}
             log(f"[{i}/{len(specs)}] {spec.describe()} on {result['node']} · macro-F1 "
-                f"{bench._pct(test.get('macro_f1'))} · {bench._hms(result['wall'])}", style="green")
+                f"{pct(test.get('macro_f1'))} · {hms(result['wall'])}", style="green")
 
         jobs = [(runner, spec, str(spec.folder(out))) for _, spec in pending]
         try:
@@ -245,7 +183,7 @@ def run_bench_on_ray(
         except Exception as exc:  # noqa: BLE001 - a task that raised (not a failed run): counted, logged
             log(f"a Ray task raised: {exc}", style="red")
             counts["failed"] = counts["total"] - counts["skipped"] - counts["finished"]
-        bench.write_summary(out)
+        write_summary(out)
         log(f"bench {protocol.name} on Ray: {counts['finished']} finished, {counts['failed']} failed, "
             f"{counts['skipped']} skipped, {counts['restarted']} restarted; summary {out / 'summary.json'}")
     return counts

@@ -58,11 +58,12 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, vmap
 
-from ..enums import TaskType
-from ..losses import WeightedCrossEntropy, per_example_ce
-from ..tasks import IGNORE_INDEX, INDEX_KEY, EncodedDataset
-from ..trainer import ImbalanceTrainer
-from ..weighting import frozen_except, math_attention, select_lookahead
+from ...constants import IGNORE_INDEX
+from ...enums import TaskType
+from ...losses import WeightedCrossEntropy, per_example_ce
+from ...tasks import EncodedDataset
+from ...weighting import frozen_except, math_attention, select_lookahead
+from ..base import ImbalanceTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -461,6 +462,8 @@ class GBCTrainer(ImbalanceTrainer):
     examples to select. After training: ``meta_indices`` (training indices of the meta set),
     ``example_weights`` (the learned weight of every training example), ``selection`` (what was drawn)."""
 
+    log_reducers = {"gbc_weight_min": min}
+
     def __init__(self, model=None, args=None, train_dataset=None, eval_dataset=None, *, meta_size: int,
                  **kwargs: Any) -> None:
         super().__init__(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs)
@@ -475,7 +478,6 @@ class GBCTrainer(ImbalanceTrainer):
         self.selection: dict[str, Any] | None = None
         self.l2rw_steps = 0
         self.num_skipped = 0
-        self._log_acc: dict[str, list[float]] = defaultdict(list)
         warm = float(args.gbc_warmup_epochs)
         if warm < 0:
             raise ValueError(f"gbc_warmup_epochs must be >= 0, got {warm}")
@@ -547,12 +549,8 @@ class GBCTrainer(ImbalanceTrainer):
         return per_example_ce(logits, labels, token_reduction="mean")
 
     def _meta_batch(self) -> dict[str, torch.Tensor]:
-        m = len(self.meta_dataset)
-        size = min(self.args.gbc_meta_batch_size or self.args.per_device_train_batch_size, m)
-        rng = np.random.default_rng([int(self.args.seed), 7919, self.l2rw_steps])
-        batch = self.data_collator([self.meta_dataset[int(i)] for i in rng.choice(m, size=size, replace=False)])
-        batch.pop(INDEX_KEY, None)
-        return {k: v.to(self.args.device) for k, v in batch.items()}
+        size = self.args.gbc_meta_batch_size or self.args.per_device_train_batch_size
+        return self.draw_meta_batch(self.meta_dataset, size, self.l2rw_steps)
 
     def _inner_lr(self) -> float:
         if self.args.gbc_inner_lr is not None:
@@ -570,13 +568,8 @@ class GBCTrainer(ImbalanceTrainer):
     def _store_weights(self, index: torch.Tensor, weights: torch.Tensor) -> None:
         """Write the batch's new weights into the table; under DDP the (index, weight) pairs of every rank,
         so that the table stays identical everywhere (not exercised by the tests: single process)."""
-        if self.accelerator.num_processes > 1:
-            index = self.accelerator.pad_across_processes(index, pad_index=-1)
-            weights = self.accelerator.pad_across_processes(weights.float(), pad_index=0)
-            index, weights = self.accelerator.gather(index), self.accelerator.gather(weights)
-        idx, w = index.detach().cpu(), weights.detach().float().cpu()
-        keep = idx >= 0
-        self.example_weights[idx[keep]] = w[keep]
+        idx, w = self.gather_indexed(index, weights)
+        self.example_weights[idx] = w
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not model.training:
@@ -612,18 +605,11 @@ class GBCTrainer(ImbalanceTrainer):
         if float(weights.mean()) <= 0.0:  # cannot happen with the clip at 1e-7; kept as a guard
             weights = torch.ones_like(weights)
         loss = (weights * losses).mean()
-        self._log_acc["gbc_meta_loss"].append(step.meta_loss)
-        self._log_acc["gbc_batch_weight_mean"].append(float(weights.mean()))
-        self._log_acc["gbc_weight_min"].append(float(weights.min()))
-        self._log_acc["gbc_weight_grad_abs"].append(float(step.grad.abs().mean()))
+        self.log_value("gbc_meta_loss", step.meta_loss)
+        self.log_value("gbc_batch_weight_mean", float(weights.mean()))
+        self.log_value("gbc_weight_min", float(weights.min()))
+        self.log_value("gbc_weight_grad_abs", float(step.grad.abs().mean()))
         return (loss, outputs) if return_outputs else loss
-
-    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
-        for key, vals in self._log_acc.items():
-            if vals:
-                logs[key] = min(vals) if key == "gbc_weight_min" else float(np.mean(vals))
-        self._log_acc.clear()
-        super().log(logs, *args, **kwargs)
 
 
 def meta_size_for(ctx) -> int:
@@ -632,7 +618,7 @@ def meta_size_for(ctx) -> int:
         return int(ctx.args.gbc_meta_size)
     if ctx.bundle.validation is None:
         raise ValueError("GBC needs gbc_meta_size, or a validation split to size the meta set like HAMR's")
-    from ..metaset import build_meta_set
+    from ...metaset import build_meta_set
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # only its size is used here

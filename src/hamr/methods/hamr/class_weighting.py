@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .weighting import MetaStepResult, Params, WeightNet
+from ...weighting import MetaStepResult, Params, WeightNet
 
 logger = logging.getLogger(__name__)
 

@@ -1,49 +1,22 @@
-"""LNR, Label-Noise Rebalancing (Hu et al., ICML 2025), method.md §6.
+"""LNR's flip rule (Hu et al., ICML 2025, method.md §6) and its application to a training set.
 
-Two stages, both inside :func:`train_lnr` (so the pipeline's timing covers both):
-
-1. a plain cross-entropy model (a fresh ``ctx.new_model()``) is trained for ``args.lnr_first_stage_epochs``
-   epochs on the training set, without evaluation, and predicts class probabilities on the training set;
-2. labels are flipped once with :func:`hamr.losses.lnr_flip` (rng ``numpy.random.default_rng(args.seed)``,
-   threshold ``args.lnr_t_flip``), the flips are logged and written to ``<args.output_dir>/lnr_flips.json``,
-   and a second fresh model is trained with plain cross-entropy on the flipped labels for the full budget
-   (``args``, unchanged). That second Trainer is returned.
-
-Classification: the unit is the example, its probabilities the softmax of the first-stage logits.
-
-NER: the unit is the **entity span**. LNR flips labels from frequent to rare classes; for NER the classes
-that make sense to trade are the entity types (flipping ``O`` tokens would invent span boundaries the
-formula knows nothing about, and a single ``B-``/``I-`` tag flip would break IOB2). So:
-
-- spans are read from the IOB2 tags of the labelled positions (label != -100: first sub-token of each
-  word) of the encoded sentence, in order; a ``B-X``, or an ``I-X`` not continuing an ``X``, opens a span;
-- P(type k | span) = the mean over the span's tokens of P(B-k) + P(I-k) under the first-stage model
-  (not renormalised over the types: a span the model reads as ``O`` has small values for every type and
-  hardly ever flips);
-- class counts are spans per type in the (encoded) training set; the LNR rule of :func:`lnr_flip` runs over
-  all spans of the training set with these;
-- a flipped span keeps its boundaries and its B-/I- structure: ``B-old → B-new``, ``I-old → I-new``.
-  ``O`` tokens never change.
-
-Entities cut off by ``max_length`` are invisible to both stages and are not counted.
+:func:`lnr_flip` flips labels of examples (classification) and :func:`flip_dataset` of entity spans (NER,
+see :mod:`hamr.methods.lnr.trainer` for the unit); :func:`hamr.methods.lnr.trainer.train_lnr` runs the two
+stages.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
-import json
-import logging
-import os
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..enums import TaskType
-from ..losses import WeightedCrossEntropy, class_counts_from_labels, lnr_flip, lnr_max_eligible_z
-from ..tasks import IGNORE_INDEX, EncodedDataset
+from ...constants import IGNORE_INDEX
+from ...enums import TaskType
+from ...losses import class_counts_from_labels
+from ...tasks import EncodedDataset
 
-logger = logging.getLogger(__name__)
 
 FLIPS_FILE = "lnr_flips.json"
 
@@ -58,7 +31,7 @@ class FlipResult:
     class_names: list[str]
     class_counts: list[int]
     flips: dict[tuple[int, int], int]  # (from class, to class) -> count, class ids into class_names
-    max_eligible_z: float | None = None  # the largest z LNR could flip on (losses.lnr_max_eligible_z)
+    max_eligible_z: float | None = None  # the largest z LNR could flip on (lnr_max_eligible_z)
 
     @property
     def num_flipped(self) -> int:
@@ -245,54 +218,96 @@ def no_flip_message(max_eligible_z: float | None, t_flip: float) -> str:
             "(a flip needs z > t_flip, and is likely only well above it)")
 
 
-def train_lnr(ctx):
-    """LNR end to end (see the module docstring); returns the trained second-stage Trainer, with the flip
-    summary as ``trainer.lnr_flips``."""
-    from ..trainer import ImbalanceTrainer
 
-    args = ctx.args
-    task = ctx.bundle.task
-    if args.lnr_first_stage_epochs <= 0:
-        raise ValueError(f"lnr_first_stage_epochs must be > 0, got {args.lnr_first_stage_epochs}")
-    stage1_args = dataclasses.replace(
-        args,
-        num_train_epochs=args.lnr_first_stage_epochs,
-        max_steps=-1,
-        eval_strategy="no",
-        save_strategy="no",
-        load_best_model_at_end=False,
-        output_dir=os.path.join(args.output_dir, "lnr_stage1"),
-    )
-    stage1 = ImbalanceTrainer(
-        model=ctx.new_model(),
-        args=stage1_args,
-        train_dataset=ctx.train,
-        processing_class=ctx.tokenizer,
-        loss_fn=WeightedCrossEntropy(),
-        task=task,
-    )
-    stage1.train()
-    pred = stage1.predict(ctx.train, metric_key_prefix="lnr_stage1")
-    del stage1
-    gc.collect()
+# ------------------------------------------------------------------------------------------- the rule
 
-    flipped, result = flip_dataset(
-        ctx.train, pred.predictions, pred.label_ids, task, ctx.bundle.vocab.labels,
-        t_flip=args.lnr_t_flip, seed=args.seed,
-    )
-    summary = {"t_flip": args.lnr_t_flip, "seed": args.seed, "first_stage_epochs": args.lnr_first_stage_epochs}
-    summary.update(result.summary())
-    logger.info(
-        "LNR flipped %d of %d %ss: %s", result.num_flipped, result.num_units, result.unit.replace("_", " "),
-        ", ".join(f"{f['from']}->{f['to']}: {f['count']}" for f in summary["flips"]) or "none",
-    )
-    if result.num_flipped == 0:
-        logger.warning(no_flip_message(result.max_eligible_z, args.lnr_t_flip))
-    os.makedirs(args.output_dir, exist_ok=True)
-    with open(os.path.join(args.output_dir, FLIPS_FILE), "w") as fh:
-        json.dump(summary, fh, indent=2)
 
-    trainer = ImbalanceTrainer(**ctx.trainer_kwargs(args=args, train_dataset=flipped, loss_fn=WeightedCrossEntropy()))
-    trainer.lnr_flips = summary
-    trainer.train()
-    return trainer
+def lnr_flip_rates(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    class_counts: Iterable[int] | np.ndarray,
+    *,
+    t_flip: float,
+) -> np.ndarray:
+    """LNR flip rates ``[N, C]`` (method.md §6, Hu et al. 2025), before the random draw.
+
+    For every class k: mean_k and std_k (population std) of P(k|x) over the examples *not* labelled k;
+    z_ik = (P(k|x_i) − mean_k) / std_k (z = 0 for a class whose std is 0 or that every example has);
+    prior = 1 − minmax(class_counts) (rarest class 1, most frequent 0; all 0 when every count is equal,
+    which disables flipping); fliprate_ik = tanh(z_ik − t_flip) · max(prior_k − prior_{y_i}, 0), and 0 for
+    k = y_i.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    counts = np.asarray(list(class_counts), dtype=np.float64)
+    if probs.ndim != 2 or labels.shape != (probs.shape[0],) or counts.shape != (probs.shape[1],):
+        raise ValueError(
+            f"expected probs [N, C], labels [N] and class_counts [C]; got {probs.shape}, "
+            f"{labels.shape} and {counts.shape}"
+        )
+    c = probs.shape[1]
+    if not ((labels >= 0) & (labels < c)).all():
+        raise ValueError(f"labels must be class ids in [0, {c})")
+    z, prior_weight, own = _lnr_z_prior(probs, labels, counts)
+    rates = np.tanh(z - t_flip) * prior_weight
+    rates[own] = 0.0
+    return rates
+
+
+def lnr_max_eligible_z(probs: np.ndarray, labels: np.ndarray, class_counts: Iterable[int] | np.ndarray) -> float | None:
+    """The largest z_ik over the pairs LNR could flip (a rarer class k than y_i: prior weight > 0), or None
+    when there is none. Nothing flips with certainty unless it exceeds ``t_flip``: when LNR flips nothing,
+    this says how far ``t_flip`` is from doing anything."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    z, prior_weight, _ = _lnr_z_prior(probs, labels, np.asarray(list(class_counts), dtype=np.float64))
+    eligible = prior_weight > 0
+    return float(z[eligible].max()) if eligible.any() else None
+
+
+def _lnr_z_prior(probs: np.ndarray, labels: np.ndarray, counts: np.ndarray):
+    """z ``[N, C]``, prior weight ``[N, C]`` and the own-label mask of :func:`lnr_flip_rates`."""
+    c = probs.shape[1]
+    own = labels[:, None] == np.arange(c)[None, :]  # [N, C]: example i is labelled k
+    others = ~own
+    z = np.zeros_like(probs)
+    for k in range(c):
+        col = probs[others[:, k], k]
+        if col.size == 0:
+            continue
+        std = col.std()
+        if std > 0:
+            z[:, k] = (probs[:, k] - col.mean()) / std
+    span = counts.max() - counts.min()
+    prior = 1.0 - (counts - counts.min()) / span if span > 0 else np.zeros(c)
+    prior_weight = np.maximum(prior[None, :] - prior[labels][:, None], 0.0)
+    return z, prior_weight, own
+
+
+def lnr_flip(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    class_counts: Iterable[int] | np.ndarray,
+    *,
+    t_flip: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[tuple[int, int], int]]:
+    """Label-Noise Rebalancing (method.md §6): flip some labels towards rarer classes, before training.
+
+    ``probs`` ``[N, C]`` are a first-stage model's class probabilities on the training set, ``labels``
+    ``[N]`` its labels, ``class_counts`` ``[C]`` the training count per class. With the rates of
+    :func:`lnr_flip_rates`, example i flips to k* = argmax_k fliprate_ik when fliprate_ik* > u_i, u_i ~
+    U(0, 1) drawn once per example (``rng.random(N)``, in example order); otherwise it keeps its label.
+    Returns the new labels and the number of flips per ``(from, to)`` class pair.
+    """
+    rates = lnr_flip_rates(probs, labels, class_counts, t_flip=t_flip)
+    labels = np.asarray(labels, dtype=np.int64)
+    u = rng.random(labels.shape[0])
+    target = rates.argmax(axis=1)
+    best = rates[np.arange(labels.shape[0]), target]
+    flip = best > u
+    new_labels = np.where(flip, target, labels)
+    flips: dict[tuple[int, int], int] = {}
+    for src, dst in zip(labels[flip].tolist(), target[flip].tolist()):
+        flips[(src, dst)] = flips.get((src, dst), 0) + 1
+    return new_labels, flips

@@ -6,7 +6,7 @@
 - ``args.metabalance_outer_batches`` (M) **outer** batches B_out,1..M from a re-balanced sampler over the
   training set: per-example sampling weight 1 / n_group, with replacement, i.e. every class padded by
   duplicates to the size of the largest one (classification: group = the label; NER: group = the sentence's
-  rarest entity tag, :func:`hamr.trainer.example_groups`, sentences without entity form the ``O`` group),
+  rarest entity tag, :func:`hamr.methods.base.example_groups`, sentences without entity form the ``O`` group),
   batch size ``per_device_train_batch_size``, seeded by ``seed`` (and the rank, under DDP).
 
 and computes (α = ``metabalance_inner_lr``, λ = ``metabalance_lambda``)
@@ -31,7 +31,6 @@ DDP the gradients are all-reduced by hand (the model is run unwrapped); this pat
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -40,9 +39,9 @@ import torch
 from torch.func import functional_call
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from ..losses import WeightedCrossEntropy
-from ..tasks import INDEX_KEY
-from ..trainer import ImbalanceTrainer
+from ...constants import INDEX_KEY
+from ...losses import WeightedCrossEntropy
+from ..base import ImbalanceTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +116,6 @@ class MetaBalanceTrainer(ImbalanceTrainer):
         self._outer_generator = torch.Generator().manual_seed(
             (int(a.seed) * 1000003 + 1) * 1009 + int(self.accelerator.process_index)
         )
-        self._log_acc: dict[str, list[float]] = defaultdict(list)
 
     # -- the balanced outer stream -------------------------------------------------------------------
     def outer_sampling_weights(self) -> np.ndarray:
@@ -172,10 +170,7 @@ class MetaBalanceTrainer(ImbalanceTrainer):
         )
         accumulation = getattr(self, "current_gradient_accumulation_steps", None) or args.gradient_accumulation_steps
         grads = [step.grads[n] / accumulation for n in params]
-        if self.accelerator.num_processes > 1:
-            for g in grads:
-                torch.distributed.all_reduce(g, op=torch.distributed.ReduceOp.SUM)
-                g.div_(self.accelerator.num_processes)
+        self.all_reduce_mean_(grads)
         with torch.no_grad():
             for p, g in zip(params.values(), grads):
                 g = g.to(p.dtype)
@@ -184,16 +179,9 @@ class MetaBalanceTrainer(ImbalanceTrainer):
                 else:
                     p.grad.add_(g)
         total = step.outer_loss + float(args.metabalance_lambda) * step.inner_loss
-        self._log_acc["metabalance_inner_loss"].append(step.inner_loss)
-        self._log_acc["metabalance_outer_loss"].append(step.outer_loss)
+        self.log_value("metabalance_inner_loss", step.inner_loss)
+        self.log_value("metabalance_outer_loss", step.outer_loss)
         return torch.tensor(total / accumulation, device=args.device)
-
-    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
-        for key, vals in self._log_acc.items():
-            if vals:
-                logs[key] = float(np.mean(vals))
-        self._log_acc.clear()
-        super().log(logs, *args, **kwargs)
 
 
 def train_metabalance(ctx):

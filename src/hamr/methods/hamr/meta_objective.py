@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .enums import MetaObjective
+from ...enums import MetaObjective
 
 __all__ = ["MetaObjectiveLoss"]
 
