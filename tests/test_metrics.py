@@ -138,3 +138,22 @@ def test_ner_length_mismatch():
         ner_metrics(GOLD, [PRED[0], ["O", "B-ORG", "O"], PRED[2]])
     with pytest.raises(ValueError, match="3 gold sentences but 2 predicted"):
         ner_metrics(GOLD, PRED[:2])
+
+
+def test_ner_macro_f1_does_not_depend_on_the_hash_seed():
+    """The mean over entity types is taken in sorted order: its last digit is the same in every process
+    (a set's iteration order follows PYTHONHASHSEED)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from hamr.metrics import ner_metrics\n"
+            "g = [['B-a','O','B-bb','I-bb','B-ccc','O','B-dddd','B-e']] * 3\n"
+            "p = [['B-a','O','B-bb','O','B-ccc','B-a','O','B-e']] * 3\n"
+            "print(repr(ner_metrics(g, p, {t: 1 for t in ['a','bb','ccc','dddd','e','f','gg']})['macro_f1']))")
+    outs = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                check=True).stdout.strip())
+    assert len(outs) == 1, outs

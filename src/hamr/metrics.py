@@ -159,7 +159,7 @@ def ner_metrics(
         p, r, f = _prf(n_correct.get(etype, 0), n_pred.get(etype, 0), n_gold.get(etype, 0))
         per_type[etype] = {"precision": p, "recall": r, "f1": f, "support": n_gold.get(etype, 0)}
     micro_p, micro_r, micro_f = _prf(len(correct), len(pred_spans), len(gold_spans))
-    macro_f1 = float(np.mean([per_type[t]["f1"] for t in macro_types])) if macro_types else 0.0
+    macro_f1 = float(np.mean([per_type[t]["f1"] for t in sorted(macro_types)])) if macro_types else 0.0
     out: dict[str, Any] = {
         "micro_f1": micro_f,
         "micro_precision": micro_p,
