@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from hamr import HAMRArguments, ImbalanceArguments, RunConfig, pipeline
 from hamr.cli import app
 from hamr.config_file import ConfigError, list_fields, load, resolve
-from hamr.enums import LookaheadScope, Method
+from hamr.enums import CheckpointEvery, LookaheadScope, Method
 
 runner = CliRunner()
 
@@ -90,6 +90,29 @@ def test_cli_flags_override_the_file_and_options_override_both(tmp_path, capture
     bad.write_text(json.dumps({"dataset": "sst5", "colour": "red"}))
     r = runner.invoke(app, ["train", "--config", str(bad)])
     assert r.exit_code == 2 and "colour" in r.output and "bad.json" in r.output
+
+
+def test_checkpoint_resume_and_unseen_labels_come_from_the_file_unless_a_flag_is_given(tmp_path, captured):
+    """The file's checkpoint_every, resume and unseen_labels reach the run (they were overwritten by the flags'
+    defaults); an explicit flag still wins."""
+    path = tmp_path / "run.yaml"
+    path.write_text("dataset: humaid_idai19\nmethod: erm\ncheckpoint_every: steps\ncheckpoint_steps: 7\n"
+                    "unseen_labels: drop\n")
+    r = runner.invoke(app, ["train", "--config", str(path)])
+    assert r.exit_code == 0, r.output
+    config = captured[-1]
+    assert (config.checkpoint_every, config.checkpoint_steps, config.unseen_labels) == (CheckpointEvery.STEPS, 7,
+                                                                                         "drop")
+    r = runner.invoke(app, ["train", "--config", str(path), "--checkpoint-every", "epoch", "--unseen-labels", "error"])
+    assert r.exit_code == 0, r.output
+    config = captured[-1]
+    assert (config.checkpoint_every, config.checkpoint_steps, config.unseen_labels) == (CheckpointEvery.EPOCH, None,
+                                                                                         None)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("dataset: humaid_idai19\nmethod: gbc\n")
+    r = runner.invoke(app, ["train", "--config", str(plain)])
+    assert r.exit_code == 0, r.output
+    assert captured[-1].checkpoint_every == CheckpointEvery.NONE  # gbc cannot resume: no checkpoints by default
 
 
 def test_options_lists_every_field_with_type_default_and_help():

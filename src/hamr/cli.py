@@ -211,19 +211,19 @@ def train(
         output_dir=str(output_dir),
         save_model=save_model,
     )
+    config_kwargs.update(resume=resume, unseen_labels=None if unseen_labels == "error" else unseen_labels)
+    if checkpoint_every is not None:
+        every, steps = parse_checkpoint_every(checkpoint_every)
+        config_kwargs.update(checkpoint_every=every, checkpoint_steps=steps)
     options: dict[str, Any] = {}
-    if config_file is not None:
+    if config_file is not None:  # the file's values, except where a flag was given on the command line
         config_kwargs, options = _merge_config_file(ctx, config_file, config_kwargs)
     if report_to is not None:
         options["report_to"] = str(report_to)
     options.update(parse_options(option, config_kwargs["method"]))
-    if checkpoint_every is None:
-        every, steps = (CheckpointEvery.EPOCH if get_method(config_kwargs["method"]).resumable
-                        else CheckpointEvery.NONE), None
-    else:
-        every, steps = parse_checkpoint_every(checkpoint_every)
-    config_kwargs.update(checkpoint_every=every, checkpoint_steps=steps, resume=resume,
-                         unseen_labels=None if unseen_labels == "error" else unseen_labels)
+    if "checkpoint_every" not in config_kwargs:  # neither a flag nor the file: by the method
+        config_kwargs["checkpoint_every"] = (CheckpointEvery.EPOCH if get_method(config_kwargs["method"]).resumable
+                                             else CheckpointEvery.NONE)
     try:
         config = RunConfig(**config_kwargs, options=options)
     except ValueError as exc:
@@ -247,6 +247,8 @@ def _merge_config_file(ctx: typer.Context, path: Path, cli_kwargs: dict[str, Any
     # by name: typer may carry its own copy of click's ParameterSource enum
     explicit = {_PARAM_FIELDS.get(p, p) for p in ctx.params
                 if getattr(ctx.get_parameter_source(p), "name", None) == "COMMANDLINE"}
+    if "checkpoint_every" in explicit:  # --checkpoint-every sets both fields (a step count, or none)
+        explicit.add("checkpoint_steps")
     try:
         file_run, file_options = load(path, method=cli_kwargs["method"] if "method" in explicit else None)
     except ConfigError as exc:
