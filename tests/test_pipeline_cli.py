@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import tiny_bert
 from hamr import pipeline
+from hamr.config import run_config_record
 from hamr.cli import app, parse_options
 from hamr.enums import Method
 
@@ -21,11 +22,15 @@ runner = CliRunner()
 
 @pytest.mark.parametrize("dataset", ["humaid_idai19", "tweetner7"])
 def test_training_loss_goes_down_on_real_data(tiny_models, tmp_path, dataset):
-    result = pipeline.run(pipeline.RunConfig(
+    config = pipeline.RunConfig(
         dataset=dataset, limit=64, epochs=6, batch_size=16, max_length=32, learning_rate=2e-3,
         output_dir=str(tmp_path), save_model=False, evaluate_each_epoch=False,
         options={"logging_steps": 4, "disable_tqdm": True},
-    ))
+    )
+    result = pipeline.run(config)
+    recorded = json.loads((tmp_path / "run_config.json").read_text())  # one record of the settings, every run
+    assert recorded == run_config_record(config) and recorded["dataset"] == dataset and recorded["epochs"] == 6
+    assert recorded["method"] == "erm" and recorded["checkpoint_every"] == "none" and "data" not in recorded
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["train_examples"] == 64 and written["train_losses"] == result["train_losses"]
     train_losses = result["train_losses"]

@@ -138,6 +138,32 @@ def validate_run_sizes(config: RunConfig) -> None:
            "an int >= 1", config.checkpoint_steps)
 
 
+#: The record of a run's settings in its output folder (:func:`run_config_record`): written by
+#: :func:`hamr.pipeline.run` when a run starts, read by ``--resume`` (same settings?) and by the HTML report
+#: (rebuilding the training split).
+RUN_CONFIG_FILE = "run_config.json"
+
+
+def _plain(value: Any) -> Any:
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def run_config_record(config: RunConfig) -> dict[str, Any]:
+    """Every :class:`RunConfig` field as a plain JSON value (enums by value), except ``data`` (an in-memory
+    dataset is not recorded): the content of :data:`RUN_CONFIG_FILE`."""
+    return {f.name: _plain(getattr(config, f.name)) for f in dataclasses.fields(config) if f.name != "data"}
+
+
 def run_config_help() -> dict[str, str]:
     """The help of every :class:`RunConfig` field, read from its docstring's ``Attributes:`` section (the one
     place the run settings are documented; ``hamr options`` lists them)."""

@@ -23,7 +23,6 @@ checkpoints when the run finishes). Ctrl-C raises :class:`RunInterrupted`, which
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -36,7 +35,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .config import RunConfig, resolve_learning_rate
+from .config import RUN_CONFIG_FILE, RunConfig, resolve_learning_rate, run_config_record
 from .constants import IGNORE_INDEX
 from .data import DataBundle, DataError, Split, load_benchmark, load_files
 from .enums import CheckpointEvery, TaskType
@@ -308,9 +307,9 @@ class RunInterrupted(KeyboardInterrupt):
 _RESUME_MAY_DIFFER = ("resume", "output_dir", "save_model")
 
 
-def _config_record(config: RunConfig) -> dict[str, Any]:
-    return {k: (str(v) if not isinstance(v, (int, float, bool, type(None), dict, list)) else v)
-            for k, v in dataclasses.asdict(config).items() if k not in _RESUME_MAY_DIFFER}
+def _resume_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run's :func:`~hamr.config.run_config_record` that a resumed run must repeat."""
+    return {k: v for k, v in record.items() if k not in _RESUME_MAY_DIFFER}
 
 
 def _resume_checkpoint(config: RunConfig, out: Path, say: Callable[[str], None]) -> str:
@@ -322,10 +321,10 @@ def _resume_checkpoint(config: RunConfig, out: Path, say: Callable[[str], None])
     if ckpt is None:
         raise FileNotFoundError(f"{out}: no complete checkpoint to resume from under {out / 'trainer'} (was the run "
                                 "started with --checkpoint-every epoch|N?)")
-    saved = out / "run_config.json"
+    saved = out / RUN_CONFIG_FILE
     if saved.exists():
-        before = json.loads(saved.read_text())
-        now = json.loads(json.dumps(_config_record(config), default=str))
+        before = _resume_record(json.loads(saved.read_text()))
+        now = _resume_record(run_config_record(config))
         diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
         if diff:
             raise ValueError(f"{saved}: --resume needs the interrupted run's settings; these differ: "
@@ -363,8 +362,8 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
             say(f"cleared the previous run's outputs in {out}: {', '.join(removed)}")
     encoded = {name: encode_split(s, tokenizer, bundle.vocab, config.max_length) for name, s in bundle.splits().items()}
     args = training_arguments(config, task, str(out / "trainer"))
-    if not config.resume and config.checkpoint_every != CheckpointEvery.NONE:  # what --resume checks against
-        atomic_write_text(out / "run_config.json", json.dumps(_config_record(config), indent=2, default=str))
+    if not config.resume:  # what --resume checks against and what the report rebuilds the training split from
+        atomic_write_text(out / RUN_CONFIG_FILE, json.dumps(run_config_record(config), indent=2) + "\n")
     ctx = RunContext(config, bundle, tokenizer, encoded["train"], encoded.get("validation"), args,
                      make_compute_metrics(task, bundle, encoded), resume_from=resume_from)
     t0 = time.perf_counter()

@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..config import RUN_CONFIG_FILE
 from ..enums import TaskType
 from . import html as H
 from .spans import LEGEND, sentence_html
@@ -47,7 +48,6 @@ __all__ = ["RunReportOptions", "RunData", "load_run", "write_run_report", "defau
 
 REPORT_FILE = "report.html"
 #: The RunConfig of a ``hamr train`` run, written beside metrics.json (see :func:`hamr.cli.train`).
-RUN_CONFIG_FILE = "run_config.json"
 #: Benchmarks whose texts are tweets: their texts are never shown unless asked for.
 TWEET_CORPORA = ("humaid_", "tweetner7")
 
