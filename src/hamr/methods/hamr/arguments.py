@@ -69,19 +69,14 @@ class HAMRArguments(ImbalanceArguments):
     weighting_form: WeightingForm = field(
         default=WeightingForm.WNET,
         metadata={
-            "help": "wnet (default): w = clip(s·n_y^-τ / mean_B(s·n_y^-τ)), s = sigmoid(g_φ(z)). class_residual (issue 22): "
-            "per class (NER: per entity type, B-/I- shared, and O) a log-weight β_c and a logit offset δ_c learned by "
-            "the hypergradient with a zero-initialised per-example residual u_φ: w = B·softmax_B(β_y + u_φ(z)), inner "
-            "loss Σ w·CE(f(x) + δ, y); β starts at log n_y^-τ (class_prior_power), δ at 0; NER units are labelled "
-            "tokens. δ is a training-time adjustment: the model predicts with its plain logits (as in loss-based "
-            "logit adjustment), and the meta loss is taken on the plain logits of the look-ahead model. Not under "
-            "DDP or fp16 loss scaling, not with the finite_difference backend or wnet_inputs=loss_class."
+            "help": "wnet: w = clip(s·n_y^-τ / mean_B(s·n_y^-τ)), s = sigmoid(g_φ(z)) | class_residual: learned per-class "
+            "log-weight β and logit offset δ with a per-example residual, w = B·softmax_B(β_y + u_φ(z)), inner loss "
+            "Σ w·CE(f(x) + δ, y) (see docs/defaults_history.md)."
         },
     )
     class_param_lr: float = field(
         default=1e-2,
-        metadata={"help": "class_residual: Adam lr of β and δ (Adam moves a parameter by about lr per meta step; "
-                          "a 3-epoch CPU run has ~200 meta steps, so 1e-2 lets β move by up to ~2 in log space)."},
+        metadata={"help": "class_residual: Adam lr of β and δ."},
     )
     meta_objective: MetaObjective = field(
         default=MetaObjective.PLAIN,
@@ -130,7 +125,9 @@ class HAMRArguments(ImbalanceArguments):
     )
     meta_batch_size: int | None = field(default=None, metadata={"help": "Meta batch size (None: the train batch size)."})
     hypergrad_backend: HypergradBackend = field(
-        default=HypergradBackend.EXACT, metadata={"help": "exact (second order) | finite_difference (first order)."}
+        default=HypergradBackend.EXACT,
+        metadata={"help": "exact (second order) | finite_difference (first order) | head_cached (the exact hypergradient "
+                          "over the head alone, from the training forward's cached features; lookahead_scope=head)."}
     )
     fd_epsilon: float = field(default=0.01, metadata={"help": "Finite-difference radius ε/‖v‖ (first-order backend)."})
     # --- Hardness memory and resampling
