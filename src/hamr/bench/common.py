@@ -52,6 +52,19 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def write_done(folder: Path, protocol_name: str, spec: Any, version: dict[str, Any], wall: float,
+               concurrent_jobs: int, load_average: dict[str, Any], **extra: Any) -> None:
+    """Mark a finished run: ``done.json`` (written last, atomically) with what ran, on which code, how long it
+    took and how many runs could share the machine with it (read by :func:`hamr.bench.costs.measured_costs`)."""
+    write_json_atomic(folder / DONE, {
+        "protocol": protocol_name, "dataset": spec.dataset, "method": spec.entry,
+        "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
+        "settings": spec.settings, "options": spec.options, "code_version": version,
+        "finished_at": now(), "wall_seconds": wall, "concurrent_jobs": concurrent_jobs,
+        "load_average": load_average, **extra,
+    })
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from rich.console import Console
 
 from ..config import RunConfig
-from .common import DONE, METRICS, RUN_FILE, Log, code_version, hms, now, pct, write_json_atomic
+from .common import DONE, METRICS, RUN_FILE, Log, code_version, hms, pct, write_done, write_json_atomic
 from .costs import estimate_seconds, measured_costs
 from .protocol import Protocol, ProtocolError, RunSpec
 from .summary import write_summary
@@ -336,13 +336,8 @@ def run_grid(
                 log(f"{tag} {spec.describe()}: FAILED (exit {code}) after {hms(wall)}; "
                     f"see {folder / 'run.log'}: {tail}", style="red")
                 return
-            write_json_atomic(folder / DONE, {
-                "protocol": protocol.name, "dataset": spec.dataset, "method": spec.entry,
-                "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
-                "settings": spec.settings, "options": spec.options, "code_version": version,
-                "finished_at": now(), "wall_seconds": wall, "concurrent_jobs": jobs,
-                "load_average": {"start": load_before, "end": os.getloadavg()[0], "cpus": os.cpu_count()},
-            })
+            write_done(folder, protocol.name, spec, version, wall, jobs,
+                       {"start": load_before, "end": os.getloadavg()[0], "cpus": os.cpu_count()})
             counts["finished"] += 1
             write_summary(out)
             m = json.loads(metrics_path.read_text())

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from .common import DONE, METRICS, Log, code_version, hms, now, pct, write_json_atomic
+from .common import DONE, METRICS, Log, code_version, hms, pct, write_done, write_json_atomic
 from .grid import BenchLock, check_finished_runs, prepare_run_folder, subprocess_runner
 from .summary import write_summary
 
@@ -160,16 +160,11 @@ def run_bench_on_ray(
                 log(f"[{i}/{len(specs)}] {spec.describe()}: FAILED (exit {result['code']}) on {result['node']}; "
                     f"see {folder / 'run.log'}", style="red")
                 return
-            write_json_atomic(folder / DONE, {
-                "protocol": protocol.name, "dataset": spec.dataset, "method": spec.entry,
-                "base_method": spec.method, "ablation": spec.ablation, "seed": spec.seed,
-                "settings": spec.settings, "options": spec.options, "code_version": version,
-                "finished_at": now(), "wall_seconds": result["wall"],
-                # as locally, the runs that could share the machine with this one: Ray schedules up to
-                # cpus / num_cpus such tasks side by side on a node (read by hamr.bench.costs.measured_costs)
-                "concurrent_jobs": _tasks_per_node(result["load_average"].get("cpus"), num_cpus),
-                "load_average": result["load_average"], "node": result["node"],
-            })
+            # as locally, the runs that could share the machine with this one: Ray schedules up to
+            # cpus / num_cpus such tasks side by side on a node (read by hamr.bench.costs.measured_costs)
+            write_done(folder, protocol.name, spec, version, result["wall"],
+                       _tasks_per_node(result["load_average"].get("cpus"), num_cpus), result["load_average"],
+                       node=result["node"])
             counts["finished"] += 1
             write_summary(out)
             test = json.loads(metrics_path.read_text()).get("test") or {}
