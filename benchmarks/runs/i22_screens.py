@@ -1,5 +1,6 @@
 """Issue 22 screens: held-out validation macro/micro-F1 (the half of validation HAMR's meta set never saw) per
-run, and for class_residual runs the learned β, δ against their start. Prints no test figure.
+run, for class_residual runs the learned β, δ against their start, and per run the held-out precision / recall of
+the dataset's three rarest classes (by training count; NER: entity types). Prints no test figure.
 
     python benchmarks/runs/i22_screens.py benchmarks/results/screens/i22_baselines benchmarks/results/screens/i22_form ...
 writes nothing; paste the output into the screen's notes.
@@ -16,6 +17,7 @@ def main(folders: list[str]) -> None:
     print("| screen | dataset | entry | held-out val macro | held-out val micro | s/epoch | meta half macro / micro |")
     print("|---|---|---|---|---|---|---|")
     params = []
+    rare_rows = []
     for folder in folders:
         for metrics in sorted(Path(folder).glob("runs/*/*/seed*/metrics.json")):
             m = json.loads(metrics.read_text())
@@ -26,11 +28,20 @@ def main(folders: list[str]) -> None:
             print(f"| {Path(folder).name} | {ds} | {entry} | {100 * held['macro_f1']:.1f} | {100 * held['micro_f1']:.1f} "
                   f"| {m.get('seconds_per_epoch', float('nan')):.0f} | {100 * half.get('macro_f1', float('nan')):.1f} / "
                   f"{100 * half.get('micro_f1', float('nan')):.1f} |")
+            per = held.get("per_class") or held.get("per_type") or {}
+            groups = (held.get("quartiles") or {}).get("groups") or {}
+            ordered = [c for q in ("Q1", "Q2", "Q3", "Q4") for c in groups.get(q, [])]  # rarest first (training)
+            rare_rows.append((Path(folder).name, ds, entry,
+                              [(c, per[c]["precision"], per[c]["recall"]) for c in ordered[:3] if c in per]))
             diag = metrics.parent / "hamr_diagnostics.jsonl"
             if diag.exists():
                 last = json.loads(diag.read_text().splitlines()[-1])
                 if "class_params" in last:
                     params.append((ds, entry, last["epoch"], last["class_params"]))
+    if rare_rows:
+        print("\nheld-out precision / recall (%) of the three rarest classes by training count, rarest first")
+        for screen, ds, entry, rows in rare_rows:
+            print(f"  {screen} {ds} {entry}: " + "; ".join(f"{c} {100 * p:.0f}/{100 * r:.0f}" for c, p, r in rows))
     for ds, entry, epoch, cp in params:
         print(f"\n{ds} {entry}, epoch {epoch}: group: beta start -> end (exp-beta relative weight start -> end), delta")
         for g in cp["beta"]:
