@@ -572,6 +572,33 @@ def test_a_protocol_edited_after_its_runs_finished_is_refused(tmp_path):
     assert res.exit_code == 2 and "other settings" in res.output  # a real run stops before running anything
 
 
+def test_the_validation_holdout_is_a_protocol_setting_and_old_runs_count_as_holdout_zero(tmp_path):
+    """validation_holdout changes HAMR's meta set, so a protocol states it (default: RunConfig's 0.5). A finished
+    run that did not record it is read from its metrics.json: without a ``validation_holdout`` block it held
+    nothing out (every run made before issue 22), so it is stale under 0.5 and current under 0."""
+    first = load_protocol(_write(tmp_path, _protocol(seeds=[1]), "p.json"))
+    assert first.settings["validation_holdout"] == 0.5
+    specs = expand_grid(first, only_datasets=["humaid_idai19"], only_methods=["erm"])
+    out = tmp_path / "r"
+    run_grid(first, out, specs, runner=fake_runner({("humaid_idai19", "erm", 1): (0.5,)}))
+    done = specs[0].folder(out) / "done.json"
+    record = json.loads(done.read_text())
+    del record["settings"]["validation_holdout"]  # as a run from before the setting existed
+    done.write_text(json.dumps(record))
+    with pytest.raises(ProtocolError, match=r"validation_holdout 0\.0 -> 0\.5"):
+        bench.check_finished_runs(specs, out)  # its metrics.json has no hold-out block: it held nothing out
+    raw = _protocol(seeds=[1])
+    raw["settings"]["validation_holdout"] = 0.0
+    pinned = load_protocol(_write(tmp_path, raw, "p0.json"))
+    bench.check_finished_runs(expand_grid(pinned, only_datasets=["humaid_idai19"], only_methods=["erm"]), out)
+    metrics = specs[0].folder(out) / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "validation_holdout": {"fraction": 0.5}}))
+    bench.check_finished_runs(specs, out)  # a run that recorded its hold-out in metrics.json
+    raw["settings"]["validation_holdout"] = 1.0
+    with pytest.raises(ProtocolError, match="validation_holdout"):
+        load_protocol(_write(tmp_path, raw, "bad.json"))
+
+
 def test_a_finished_run_whose_method_defaults_changed_since_is_refused(tmp_path):
     """A library default the method reads (HAMR's oversample here) changed after the run: skipping it would
     mix two versions of the method in one report. A default only another method reads (Dice's smoothing, for

@@ -188,7 +188,7 @@ def run_config_defaults() -> dict[str, Any]:
 
 #: The run settings a bench protocol may set (``settings``, ``dataset_settings``, an entry's ``settings``).
 PROTOCOL_SETTINGS = ("model", "max_length", "epochs", "batch_size", "learning_rate", "limit", "max_train_examples",
-                     "evaluate_each_epoch")
+                     "evaluate_each_epoch", "validation_holdout")
 
 #: Their defaults, read from :class:`RunConfig` (not restated).
 SETTING_DEFAULTS: dict[str, Any] = {name: run_config_defaults()[name] for name in PROTOCOL_SETTINGS}

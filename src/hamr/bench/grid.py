@@ -187,8 +187,10 @@ def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> Non
             done = json.loads(path.read_text())
         except ValueError as exc:
             raise ProtocolError(f"{path}: not valid JSON ({exc}); delete the run folder to re-run it") from exc
-        diff = [f"{k} {done.get('settings', {}).get(k)!r} -> {v!r}" for k, v in spec.settings.items()
-                if done.get("settings", {}).get(k) != v]
+        recorded = dict(done.get("settings", {}))
+        if "validation_holdout" not in recorded:  # a run from before the setting was a protocol setting
+            recorded["validation_holdout"] = _holdout_of_run(path.parent / METRICS)
+        diff = [f"{k} {recorded.get(k)!r} -> {v!r}" for k, v in spec.settings.items() if recorded.get(k) != v]
         if done.get("options", {}) != spec.options:
             diff.append(f"options {done.get('options')!r} -> {spec.options!r}")
         else:  # same protocol entry: did the library's defaults for this method change since the run?
@@ -200,6 +202,16 @@ def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> Non
         raise ProtocolError(
             f"{len(stale)} finished run(s) in {out} were made with other settings than the protocol (or the "
             "library's defaults) now give; delete those run folders to re-run them, or use another --out:\n  " + "\n  ".join(stale[:5]) + more)
+
+
+def _holdout_of_run(metrics_path: Path) -> float:
+    """The validation hold-out a finished run used, read from its metrics.json (``validation_holdout.fraction``;
+    a run without that block held nothing out: 0.0, which is every run made before issue 22)."""
+    try:
+        block = json.loads(metrics_path.read_text()).get("validation_holdout") or {}
+    except (OSError, ValueError):
+        return 0.0
+    return float(block.get("fraction", 0.0))
 
 
 def _changed_defaults(spec: RunSpec, metrics_path: Path, cache: dict[str, dict[str, str]]) -> list[str]:

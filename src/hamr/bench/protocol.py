@@ -133,6 +133,8 @@ def _check_setting(path: str, where: str, key: str, value: Any) -> None:
         )
     elif key == "evaluate_each_epoch":
         ok = isinstance(value, bool)
+    elif key == "validation_holdout":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
     if not ok:
         raise _fail(path, where, f"invalid value {value!r} for setting {key!r}")
 
