@@ -49,6 +49,9 @@ CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 3 ste
     "hamr_default_cached": {"hypergrad_backend": "head_cached"},
     "hamr_cr_exact": {"weighting_form": "class_residual"},
     "hamr_cr_cached": {"weighting_form": "class_residual", "hypergrad_backend": "head_cached"},
+    # session 21: the same with N draws per epoch (oversample 1.0), the cost of the method without the extra 20%
+    "hamr_cached_os10": {"hypergrad_backend": "head_cached", "oversample": 1.0},
+    "hamr_cr_cached_os10": {"weighting_form": "class_residual", "hypergrad_backend": "head_cached", "oversample": 1.0},
 }
 
 
@@ -116,7 +119,8 @@ def main() -> None:
     meta_info = {"dataset": a.dataset, "threads": torch.get_num_threads(),
                  "load_average": os.getloadavg(), "batch_size": a.batch_size, "max_length": a.max_length, "timed_steps": a.steps,
                  "command": f"HF_HUB_OFFLINE=1 OMP_NUM_THREADS={torch.get_num_threads()} python benchmarks/overhead.py "
-                            f"--dataset {a.dataset} --steps {a.steps} --configs {' '.join(a.configs)} --out {a.out}"}
+                            f"--dataset {a.dataset} --max-length {a.max_length} --batch-size {a.batch_size} --steps {a.steps} "
+                            f"--configs {' '.join(a.configs)} --out {a.out}"}
     (out / f"overhead_{a.dataset}.json").write_text(json.dumps({**meta_info, "rows": rows}, indent=2))
     lines = [f"# Per-step overhead on {a.dataset} (MiniLM, batch {a.batch_size}, length {a.max_length})", "",
              f"`{meta_info['command']}`; medians over {a.steps} interleaved steps.", "",
