@@ -6,21 +6,17 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ...enums import Method
-from ..arguments import ImbalanceArguments, non_negative
+from ..arguments import ImbalanceArguments, positive
 
 
 @dataclass
 class DiceArguments(ImbalanceArguments):
     """Soft Dice loss (Li et al. 2020)."""
 
-    size_rules: ClassVar[dict] = {"dice_smooth": non_negative}
+    size_rules: ClassVar[dict] = {"dice_smooth": positive}
 
     method: Method = field(default=Method.DICE, metadata={"help": "Training method (see hamr.Method)."})
     dice_smooth: float = field(
         default=1e-4, metadata={"help": "Smoothing of the soft Dice loss (see docs/defaults_history.md)."}
     )
 
-    def __post_init__(self) -> None:
-        if not self.dice_smooth > 0:
-            raise ValueError(f"DiceArguments.dice_smooth must be > 0, got {self.dice_smooth}")
-        super().__post_init__()

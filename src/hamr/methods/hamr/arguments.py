@@ -7,6 +7,7 @@ fills in once the task is known. Why each default is what it is: ``docs/defaults
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ...enums import (
     AblationMode,
@@ -23,8 +24,6 @@ from ...enums import (
     WeightingForm,
     WeightUnit,
 )
-from typing import ClassVar
-
 from ..arguments import (
     ImbalanceArguments,
     at_least_one,
@@ -43,6 +42,9 @@ class HAMRArguments(ImbalanceArguments):
         "wnet_lr": positive, "wnet_weight_decay": non_negative, "meta_update_lr": positive,
         "meta_batch_size": at_least_one, "fd_epsilon": positive, "memory_gamma": unit_interval_open_right,
         "memory_eps": positive, "knn_lambda": non_negative, "effective_number_beta": unit_interval_open_right,
+        "class_param_lr": positive, "class_prior_power": non_negative, "hardness_alpha": non_negative,
+        "meta_interval": at_least_one, "knn_k": at_least_one, "lookahead_layers": at_least_one,
+        "wnet_hidden": at_least_one, "oversample": positive,
     }
 
     method: Method = field(default=Method.HAMR, metadata={"help": "Training method (see hamr.Method)."})
@@ -189,11 +191,6 @@ class HAMRArguments(ImbalanceArguments):
             if self.normalise_through_mean:
                 raise ValueError("HAMRArguments: normalise_through_mean is for weighting_form='wnet' (the softmax "
                                  "of class_residual has no common scale to detach)")
-        if not self.class_param_lr > 0:
-            raise ValueError(f"HAMRArguments.class_param_lr must be > 0, got {self.class_param_lr}")
-        for name in ("class_prior_power", "hardness_alpha"):
-            if getattr(self, name) is not None and getattr(self, name) < 0:
-                raise ValueError(f"HAMRArguments.{name} must be >= 0, got {getattr(self, name)}")
         if self.meta_interval is None:
             self.meta_interval = 1 if self.faithful else 3
         for name in ("token_class_weights", "meta_token_class_weights"):
@@ -218,13 +215,8 @@ class HAMRArguments(ImbalanceArguments):
             self.memory_mode = MemoryMode.FAITHFUL
             self.knn_include_self = True
             self.meta_strip_from_train = True
-        for name in ("meta_interval", "knn_k", "lookahead_layers", "wnet_hidden"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"HAMRArguments.{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.knn_ratio <= 1:
             raise ValueError(f"HAMRArguments.knn_ratio must be in (0, 1], got {self.knn_ratio}")
-        if self.oversample <= 0:
-            raise ValueError(f"HAMRArguments.oversample must be > 0, got {self.oversample}")
         if not 0 < self.weight_min < self.weight_max:
             raise ValueError("HAMRArguments: need 0 < weight_min < weight_max")
         super().__post_init__()
