@@ -187,14 +187,16 @@ def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> Non
             done = json.loads(path.read_text())
         except ValueError as exc:
             raise ProtocolError(f"{path}: not valid JSON ({exc}); delete the run folder to re-run it") from exc
+        metrics = _read_metrics(path.parent / METRICS)
         recorded = dict(done.get("settings", {}))
         if "validation_holdout" not in recorded:  # a run from before the setting was a protocol setting
-            recorded["validation_holdout"] = _holdout_of_run(path.parent / METRICS)
+            # its hold-out from metrics.json: without a validation_holdout block it held nothing out (pre-issue 22)
+            recorded["validation_holdout"] = float((metrics.get("validation_holdout") or {}).get("fraction", 0.0))
         diff = [f"{k} {recorded.get(k)!r} -> {v!r}" for k, v in spec.settings.items() if recorded.get(k) != v]
         if done.get("options", {}) != spec.options:
             diff.append(f"options {done.get('options')!r} -> {spec.options!r}")
         else:  # same protocol entry: did the library's defaults for this method change since the run?
-            diff += _changed_defaults(spec, path.parent / METRICS, current)
+            diff += _changed_defaults(spec, metrics, current)
         if diff:
             stale.append(f"{path}: {'; '.join(diff)}")
     if stale:
@@ -204,26 +206,22 @@ def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> Non
             "library's defaults) now give; delete those run folders to re-run them, or use another --out:\n  " + "\n  ".join(stale[:5]) + more)
 
 
-def _holdout_of_run(metrics_path: Path) -> float:
-    """The validation hold-out a finished run used, read from its metrics.json (``validation_holdout.fraction``;
-    a run without that block held nothing out: 0.0, which is every run made before issue 22)."""
+def _read_metrics(path: Path) -> dict:
+    """A finished run's metrics.json, or {} when it is missing or unreadable (the run is then not compared on
+    what only its metrics record)."""
     try:
-        block = json.loads(metrics_path.read_text()).get("validation_holdout") or {}
+        metrics = json.loads(path.read_text())
     except (OSError, ValueError):
-        return 0.0
-    return float(block.get("fraction", 0.0))
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
-def _changed_defaults(spec: RunSpec, metrics_path: Path, cache: dict[str, dict[str, str]]) -> list[str]:
+def _changed_defaults(spec: RunSpec, metrics: dict, cache: dict[str, dict[str, str]]) -> list[str]:
     """The settings of ``spec``'s method that the finished run recorded (``method_settings`` in its
     metrics.json) with another value than this code version gives it: a changed library default. HAMR's
     task-dependent defaults are compared through ``resolved_method_settings`` (the values it ran with on its
     dataset's task), for runs that recorded them. Fields the run did not record (added since) are not
     compared; a run without metrics.json is not checked."""
-    try:
-        metrics = json.loads(metrics_path.read_text())
-    except (OSError, ValueError):
-        return []
     recorded = metrics.get("method_settings")
     if not isinstance(recorded, dict):
         return []
