@@ -114,7 +114,7 @@ def check_differs_from_erm(run: CheckRun, erm: CheckRun, atol: float = 1e-6) -> 
     if run.spec.differs_from_erm:
         assert gap > atol, (f"{run.spec.name}: its trained parameters equal ERM's (max gap {gap:.3g}); "
                             "does it train plain cross-entropy?")
-        if run.spec.after_train is None or run.losses != erm.losses:
+        if run.spec.after_train is None:  # a post-training method trains as ERM by design
             assert run.losses != erm.losses, f"{run.spec.name}: per-step losses equal ERM's"
     else:
         assert gap == 0.0, f"{run.spec.name}: two ERM runs differ by {gap}"
