@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 from .config import RunConfig, run_config_help
 from .methods import get_method, list_methods
 from .methods.settings import relevant_method_settings
-from .options import OptionError, base_type
+from .options import OptionError, base_type, field_types
 from .options import coerce as _coerce
 
 #: CLI spellings of run settings -> RunConfig field names.
@@ -81,10 +80,6 @@ def coerce(value: Any, typ: Any, where: str) -> Any:
         raise ConfigError(str(exc)) from None
 
 
-def _types(cls) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints.get(f.name, f.type) for f in dataclasses.fields(cls)}
-
 
 def read_file(path: str | Path) -> dict[str, Any]:
     """The mapping in a ``.yaml`` / ``.yml`` / ``.json`` file."""
@@ -118,7 +113,7 @@ def read_file(path: str | Path) -> dict[str, Any]:
 def resolve(raw: dict[str, Any], path: str, method: Any | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a config mapping into (RunConfig fields, method options), typed and checked. ``method`` (an explicit
     CLI ``--method``) decides the arguments class over the file's ``method``."""
-    run_types = _types(run_config_class())
+    run_types = field_types(run_config_class())
     norm = {ALIASES.get(str(k).replace("-", "_"), str(k).replace("-", "_")): (k, v) for k, v in raw.items()}
     chosen = method if method is not None else norm.get("method", (None, None))[1]
     if chosen is None:  # RunConfig's default method
@@ -127,7 +122,7 @@ def resolve(raw: dict[str, Any], path: str, method: Any | None = None) -> tuple[
         cls = arguments_class(chosen)
     except ValueError as exc:
         raise ConfigError(f"{path}: method: {exc}") from None
-    arg_types = _types(cls)
+    arg_types = field_types(cls)
     run: dict[str, Any] = {}
     options: dict[str, Any] = {}
 
@@ -200,7 +195,7 @@ def list_fields(method: Any | None = None, transformers_fields: bool = False) ->
     run_help = run_config_help()
     out: list[FieldInfo] = []
     run_cls = run_config_class()
-    rtypes = _types(run_cls)
+    rtypes = field_types(run_cls)
     for f in dataclasses.fields(run_cls):
         out.append(FieldInfo(f.name, _type_name(rtypes[f.name]), _default(f),
                              f.metadata.get("help") or RUN_HELP.get(f.name) or run_help.get(f.name, ""), "run"))
@@ -209,7 +204,7 @@ def list_fields(method: Any | None = None, transformers_fields: bool = False) ->
                list(dict.fromkeys(get_method(m).arguments_class for m in list_methods())))
     seen: set[str] = set(rtypes)
     for cls in classes:
-        types_ = _types(cls)
+        types_ = field_types(cls)
         own = [f for f in dataclasses.fields(cls) if f.name not in base and f.name not in seen]
         if method is not None:  # only the fields the method reads (HAMR: its own; a baseline: its few)
             keep = set(relevant_method_settings(method, {f.name: "" for f in own}))
@@ -218,7 +213,7 @@ def list_fields(method: Any | None = None, transformers_fields: bool = False) ->
             seen.add(f.name)
             out.append(FieldInfo(f.name, _type_name(types_[f.name]), _default(f), f.metadata.get("help", ""),
                                  cls.__name__))
-    types_ = _types(TrainingArguments)
+    types_ = field_types(TrainingArguments)
     for f in dataclasses.fields(TrainingArguments):
         if f.name in HIGHLIGHTED_TRAINING_ARGUMENTS and f.name not in seen:
             seen.add(f.name)
