@@ -638,8 +638,9 @@ def test_a_finished_hamr_run_whose_task_dependent_default_changed_since_is_refus
 
     args = HAMRArguments(output_dir=str(tmp_path / "a"), report_to=[], use_cpu=True, per_device_train_batch_size=16)
     used = pipeline._resolved_method_settings(args, TaskType.CLASSIFICATION)
-    assert used["class_prior_power"] == "0.5" and used["knn_lambda"] == "0.7" and used["meta_batch_size"] == "16"
+    assert used["class_prior_power"] == "0.5" and used["knn_lambda"] == "0.0" and used["meta_batch_size"] == "16"
     assert pipeline._resolved_method_settings(args, TaskType.NER)["class_prior_power"] == "0.0"
+    assert pipeline.current_resolved_settings("hamr", {"faithful": True}, "ner")["knn_lambda"] == "0.1"
     assert pipeline.current_resolved_settings("erm", {}, "classification") == {}
     assert pipeline.current_resolved_settings("hamr", {"knn_lambda": 0.3}, "ner")["knn_lambda"] == "0.3"
 

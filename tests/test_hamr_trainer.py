@@ -105,7 +105,7 @@ def test_hardness_memory_weights_and_sampler_really_move(tmp_path, tokenizer, id
                  AblationMode.WITHOUT_ALL],
 )
 def test_each_ablation_switch_turns_its_part_off(tmp_path, tokenizer, idai, ablation):
-    tr = _trainer(tmp_path, tokenizer, idai, ablation=ablation, num_train_epochs=2)
+    tr = _trainer(tmp_path, tokenizer, idai, ablation=ablation, num_train_epochs=2, knn_lambda=0.7)  # kNN on
     phi0 = [p.detach().clone() for p in tr.reweighter.net.parameters()]
     tr.train()
     n = len(tr.train_dataset)
@@ -125,6 +125,38 @@ def test_each_ablation_switch_turns_its_part_off(tmp_path, tokenizer, idai, abla
     assert (tr.knn is not None) == knn
     if not awe:  # m tracks ℓ_i / mean_B ℓ: it still moves
         assert np.ptp(tr.memory.values) > 1e-3
+
+
+def test_the_knn_boost_is_off_by_default_and_on_with_faithful_or_a_lambda():
+    """Issue 22: the kNN boost raised mean validation macro-F1 by >= 1 on one of six datasets (3 seeds), so it is
+    off unless asked for (λ > 0) or the reference setting is (faithful); off, no embedder is loaded."""
+    from hamr.enums import TaskType
+
+    off, faithful, on = HAMRArguments(output_dir="x"), HAMRArguments(output_dir="x", faithful=True), \
+        HAMRArguments(output_dir="x", knn_lambda=0.3)
+    assert not off.uses_knn and off.resolved(TaskType.CLASSIFICATION)["knn_lambda"] == 0.0
+    assert faithful.uses_knn and faithful.resolved(TaskType.CLASSIFICATION)["knn_lambda"] == 0.7
+    assert faithful.resolved(TaskType.NER)["knn_lambda"] == 0.1
+    assert on.uses_knn and not HAMRArguments(output_dir="x", knn_lambda=0.0).uses_knn
+    assert not HAMRArguments(output_dir="x", knn_lambda=0.3, ablation="without_knn").uses_knn
+
+
+def test_default_hamr_embeds_nothing(tmp_path, tokenizer, idai, monkeypatch):
+    import hamr.embeddings
+
+    def refuse(*a, **k):
+        raise AssertionError("the default HAMR must not embed the training texts")
+
+    monkeypatch.setattr(hamr.embeddings, "embed_texts", refuse)
+    bundle, train, meta = idai
+    tr = RecordingHAMRTrainer(
+        model=tiny_bert(tokenizer, len(bundle.vocab)), train_dataset=train, meta_dataset=meta,
+        processing_class=tokenizer, group_names=bundle.vocab.labels,
+        args=HAMRArguments(output_dir=str(tmp_path / "o"), num_train_epochs=1, per_device_train_batch_size=16,
+                           report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True),
+    )
+    tr.train()
+    assert tr.knn is None and not (tr.boost > 0).any() and tr.meta_steps > 0
 
 
 def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, tokenizer, idai):

@@ -140,7 +140,10 @@ class HAMRArguments(ImbalanceArguments):
         default=None,
         metadata={"help": "α of Eq. 4, p ∝ (m+1e-6)^α (1+λb) (None: 1.0 classification, 0.7 NER; faithful: 0.7)."},
     )
-    knn_lambda: float | None = field(default=None, metadata={"help": "λ of Eq. 4 (None: 0.7 cls, 0.1 NER)."})
+    knn_lambda: float | None = field(
+        default=None,
+        metadata={"help": "λ of Eq. 4, the kNN boost (None: 0, off; faithful: 0.7 cls, 0.1 NER, the reference scripts')."},
+    )
     knn_k: int = field(default=10, metadata={"help": "Neighbours per hard example."})
     knn_ratio: float = field(default=0.1, metadata={"help": "Share of examples (top by m) in the hard set."})
     knn_include_self: bool = field(default=False, metadata={"help": "Count a hard example as its own neighbour."})
@@ -236,7 +239,8 @@ class HAMRArguments(ImbalanceArguments):
             if self.memory_gamma is not None
             else (0.99 if self.memory_mode == MemoryMode.FAITHFUL else 0.7),
             "memory_eps": self.memory_eps if self.memory_eps is not None else (1e-4 if ner else 1e-6),
-            "knn_lambda": self.knn_lambda if self.knn_lambda is not None else (0.1 if ner else 0.7),
+            "knn_lambda": self.knn_lambda if self.knn_lambda is not None
+            else ((0.1 if ner else 0.7) if self.faithful else 0.0),
             "hardness_alpha": self.hardness_alpha
             if self.hardness_alpha is not None
             else (0.7 if ner or self.faithful else 1.0),
@@ -258,7 +262,9 @@ class HAMRArguments(ImbalanceArguments):
 
     @property
     def uses_knn(self) -> bool:
-        return self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_AWE, *self._CLASS_ABLATIONS)
+        """The kNN boost is on: λ > 0 (by default only with ``faithful``) and the ablation keeps it."""
+        lam_on = self.knn_lambda > 0 if self.knn_lambda is not None else self.faithful
+        return lam_on and self.ablation in (AblationMode.FULL, AblationMode.WITHOUT_AWE, *self._CLASS_ABLATIONS)
 
     @property
     def learns_class_params(self) -> bool:
