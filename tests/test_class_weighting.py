@@ -178,6 +178,23 @@ def test_training_moves_beta_and_delta_and_logs_them(tmp_path, tokenizer, tweetn
     assert "O" in rec["unit_weights_per_group"] and rec["unit_weights_per_group"]["O"]["n"] > 0
 
 
+def test_class_param_cap_keeps_beta_and_delta_in_a_box_around_their_start(tmp_path, tokenizer, idai):
+    """With a large step (class_param_lr 0.5) β and δ run further than 0.05 from their start unbounded; with
+    class_param_cap 0.05 every one ends within 0.05, and the cap is reached (it binds)."""
+    free = _trainer(tmp_path / "free", tokenizer, idai, class_param_lr=0.5)
+    free.train()
+    cr = free.class_reweighter
+    assert max((cr.beta.detach() - cr.beta_start).abs().max(), cr.delta.detach().abs().max()) > 0.05
+    capped = _trainer(tmp_path / "cap", tokenizer, idai, class_param_lr=0.5, class_param_cap=0.05)
+    capped.train()
+    cr = capped.class_reweighter
+    shift = (cr.beta.detach() - cr.beta_start).abs()
+    assert shift.max() <= 0.05 + 1e-6 and cr.delta.detach().abs().max() <= 0.05 + 1e-6
+    assert max(shift.max(), cr.delta.detach().abs().max()) == pytest.approx(0.05, abs=1e-6)
+    with pytest.raises(ValueError, match="class_param_cap must be >= 0"):
+        HAMRArguments(output_dir="x", weighting_form="class_residual", class_param_cap=-1.0)
+
+
 def test_ablations_freeze_their_part(tmp_path, tokenizer, idai):
     tr = _trainer(tmp_path / "a", tokenizer, idai, ablation="without_class_params")
     cr = tr.class_reweighter

@@ -42,7 +42,7 @@ class HAMRArguments(ImbalanceArguments):
         "wnet_lr": positive, "wnet_weight_decay": non_negative, "meta_update_lr": positive,
         "meta_batch_size": at_least_one, "fd_epsilon": positive, "memory_gamma": unit_interval_open_right,
         "memory_eps": positive, "knn_lambda": non_negative, "effective_number_beta": unit_interval_open_right,
-        "class_param_lr": positive, "class_prior_power": non_negative, "hardness_alpha": non_negative,
+        "class_param_lr": positive, "class_param_cap": non_negative, "class_prior_power": non_negative, "hardness_alpha": non_negative,
         "meta_interval": at_least_one, "knn_k": at_least_one, "lookahead_layers": at_least_one,
         "wnet_hidden": at_least_one, "oversample": positive,
     }
@@ -79,6 +79,11 @@ class HAMRArguments(ImbalanceArguments):
     class_param_lr: float = field(
         default=1e-2,
         metadata={"help": "class_residual: Adam lr of β and δ."},
+    )
+    class_param_cap: float | None = field(
+        default=None,
+        metadata={"help": "class_residual: keep every β within ± cap of its start and every δ within ± cap "
+                          "(None: unbounded)."},
     )
     meta_objective: MetaObjective = field(
         default=MetaObjective.PLAIN,

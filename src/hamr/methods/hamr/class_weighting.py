@@ -84,6 +84,7 @@ class ClassResidualReweighter:
         weight_decay: float = 1e-4,
         learn_class: bool = True,
         use_residual: bool = True,
+        cap: float | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
         self.groups = groups
@@ -100,6 +101,9 @@ class ClassResidualReweighter:
             self.net.fc2.bias.zero_()
         self.learn_class = learn_class
         self.use_residual = use_residual
+        if cap is not None and not (math.isfinite(cap) and cap >= 0):
+            raise ValueError(f"cap: expected a finite value >= 0 or None, got {cap}")
+        self.cap = cap
         if not learn_class:
             self.beta.requires_grad_(False)
             self.delta.requires_grad_(False)
@@ -196,6 +200,11 @@ class ClassResidualReweighter:
             self.num_skipped += 1
             logger.warning("meta step %d undone: a class-level parameter became non-finite", self.num_steps)
             return MetaStepResult(meta_loss, True, norm)
+        if self.cap is not None and self.learn_class:  # projection onto the box around the start
+            with torch.no_grad():
+                start = self.beta_start.to(self.beta.device)
+                self.beta.copy_(torch.minimum(torch.maximum(self.beta, start - self.cap), start + self.cap))
+                self.delta.clamp_(-self.cap, self.cap)
         return MetaStepResult(meta_loss, False, norm)
 
     # -- diagnostics and checkpoints -----------------------------------------------------------------

@@ -211,7 +211,8 @@ class HAMRTrainer(ImbalanceTrainer):
         return ClassResidualReweighter(
             groups, torch.as_tensor(beta0, dtype=torch.float32), hidden=args.wnet_hidden,
             wnet_lr=self.settings["wnet_lr"], class_lr=args.class_param_lr, weight_decay=args.wnet_weight_decay,
-            learn_class=args.learns_class_params, use_residual=args.uses_residual, device=args.device,
+            learn_class=args.learns_class_params, use_residual=args.uses_residual, cap=args.class_param_cap,
+            device=args.device,
         )
 
     @staticmethod
