@@ -184,7 +184,7 @@ def test_unreadable_config(tmp_path):
 def test_shipped_protocols_are_valid():
     cpu = load_protocol(CONFIGS / "cpu.json")
     specs = expand_grid(cpu)
-    assert len(specs) == 6 * 14 * 3
+    assert len(specs) == 6 * 16 * 3
     assert {s.ablation for s in specs if s.method == "hamr"} == {
         "full", "without_awe", "without_resampling", "without_knn", "without_all"}
     hours = sum(bench.estimate_seconds(s) for s in specs) / 3600
@@ -302,6 +302,8 @@ def _fake_results(tmp_path: Path) -> Path:
     raw = _protocol(seeds=[1, 2, 3], methods=[
         "erm", "icf", "hamr",
         {"name": "hamr_wo_knn", "method": "hamr", "options": {"ablation": "without_knn"}},
+        {"name": "hamr_frozen", "method": "hamr",
+         "options": {"weighting_form": "class_residual", "ablation": "without_class_params"}},
     ])
     protocol = load_protocol(_write(tmp_path, raw))
     values = {}
@@ -309,6 +311,7 @@ def _fake_results(tmp_path: Path) -> Path:
         values[("humaid_idai19", "erm", seed)] = (e, 0.8, 10.0)
         values[("humaid_idai19", "hamr", seed)] = (h, 0.7, 25.0)
         values[("humaid_idai19", "hamr_wo_knn", seed)] = (k, 0.7, 20.0)
+        values[("humaid_idai19", "hamr_frozen", seed)] = (0.55, 0.7, 20.0)
         values[("sst5", "erm", seed)] = (0.4, 0.5, 10.0)
         values[("sst5", "hamr", seed)] = (0.3, 0.4, 20.0)
     values[("humaid_idai19", "icf", 1)] = (0.65, 0.6, 10.0)  # icf: 2 of 3 seeds finished
@@ -321,7 +324,7 @@ def _fake_results(tmp_path: Path) -> Path:
 def test_summary_records(tmp_path, quiet):
     out = _fake_results(tmp_path)
     records = json.loads((out / "summary.json").read_text())
-    assert len(records) == 3 * 3 + 2 + 2 * 3
+    assert len(records) == 4 * 3 + 2 + 2 * 3
     r = next(r for r in records if (r["dataset"], r["method"], r["seed"]) == ("humaid_idai19", "hamr", 2))
     assert r["macro_f1"] == 0.8 and r["micro_f1"] == 0.7 and r["val_macro_f1"] == 0.4
     assert r["protocol"] == "t" and r["base_method"] == "hamr" and r["ablation"] == "full"
@@ -369,6 +372,7 @@ def test_report_tables(tmp_path, quiet):
     table3 = text.split("## Table 3")[1].split("## Figure 2")[0]
     assert "HAMR (hamr)" in table3 and "w/o kNN (hamr_wo_knn)" in table3 and "w/o All = ERM (erm)" in table3
     assert "60.0 ± 0.0" in table3
+    assert "w/o learned class parameters (hamr_frozen)" in table3 and "55.0 ± 0.0" in table3
     fig = text.split("## Figure 2")[1].split("## Table 4")[0]
     assert "| erm | 10.0 | 20.0 | 30.0 | 40.0 | 2 |" in fig
     assert (out / "quartiles.png").stat().st_size > 1000
@@ -377,7 +381,7 @@ def test_report_tables(tmp_path, quiet):
     line = next(x for x in overhead.splitlines() if x.startswith("| Idai19 | hamr |"))
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[:5] == ["Idai19", "hamr", "3", "25", "12"] and cells[6:] == ["1000", "2.50×", "1.00×"]
-    assert "17 finished runs of 24" in text
+    assert "20 finished runs of 30" in text
 
 
 def test_busy_machine_flag():

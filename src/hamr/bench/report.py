@@ -20,6 +20,8 @@ ABLATION_LABELS = {
     "without_awe": "w/o AWE",
     "without_resampling": "w/o Resampling",
     "without_knn": "w/o kNN",
+    "without_class_params": "w/o learned class parameters",
+    "without_residual": "w/o per-example residual",
     "without_all": "w/o All",
 }
 
@@ -285,7 +287,8 @@ def write_report(results_dir: str | os.PathLike, consistency: bool = True) -> Pa
     else:
         by_ablation = {info[e]["ablation"]: e for e in reversed(ablations)}
         rows_e, labels = [hamr], {hamr: f"HAMR ({hamr})"}
-        for abl in ("without_awe", "without_resampling", "without_knn", "without_all"):
+        for abl in ("without_awe", "without_class_params", "without_residual", "without_resampling", "without_knn",
+                    "without_all"):
             if abl in by_ablation:
                 rows_e.append(by_ablation[abl])
                 labels[by_ablation[abl]] = f"{ABLATION_LABELS[abl]} ({by_ablation[abl]})"
