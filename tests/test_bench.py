@@ -627,7 +627,7 @@ def test_a_finished_run_whose_method_defaults_changed_since_is_refused(tmp_path)
     with pytest.raises(ProtocolError, match=r"hamr/seed1/done.json: default meta_interval '2' -> '3'$"):
         bench.check_finished_runs(specs, out)
     hamr_settings = pipeline.current_method_settings("hamr", {})
-    assert hamr_settings["oversample"] == "1.2" and "dice_smooth" not in hamr_settings
+    assert hamr_settings["oversample"] == "1.0" and "dice_smooth" not in hamr_settings
     assert pipeline.current_method_settings("focal", {}) == {"focal_gamma": "2.0", "effective_number_beta": "0.9999"}
     assert pipeline.current_method_settings("icf", {}) == {}
 

@@ -121,7 +121,7 @@ def test_options_lists_every_field_with_type_default_and_help():
     own_hamr = {f.name for f in dataclasses.fields(HAMRArguments)} - {f.name for f in dataclasses.fields(ImbalanceArguments)}
     assert own_hamr <= set(names) and "focal_gamma" in names and "report_to" in names
     hamr_only = {f.name: f for f in list_fields("hamr")}
-    assert "focal_gamma" not in hamr_only and hamr_only["oversample"].default == "1.2" and hamr_only["meta_interval"].default == "None"
+    assert "focal_gamma" not in hamr_only and hamr_only["oversample"].default == "None" and hamr_only["meta_interval"].default == "None"
     assert hamr_only["lookahead_scope"].type.startswith("all | head")
     assert all(f.help for f in list_fields("hamr") if f.group == "HAMRArguments")
     focal = [f.name for f in list_fields("focal") if f.group == "FocalArguments"]

@@ -60,12 +60,12 @@ def _trainer(tmp_path, tokenizer, idai, *, cls=RecordingHAMRTrainer, dropout=0.1
 
 
 def test_hardness_memory_weights_and_sampler_really_move(tmp_path, tokenizer, idai):
-    tr = _trainer(tmp_path, tokenizer, idai)
+    tr = _trainer(tmp_path, tokenizer, idai, knn_lambda=0.7)  # the kNN boost on (off by default)
     phi0 = [p.detach().clone() for p in tr.reweighter.net.parameters()]
     tr.train()
     n = len(tr.train_dataset)
-    steps_per_epoch = int(np.ceil(np.ceil(1.2 * n) / 16))
-    assert len(tr.sampler) == int(np.ceil(1.2 * n))  # 1.2·N draws per epoch (oversample's default)
+    steps_per_epoch = int(np.ceil(n / 16))
+    assert len(tr.sampler) == n  # N draws per epoch (oversample's default: as many steps as any other method)
     assert tr.state.global_step == 2 * steps_per_epoch
     assert tr.meta_steps == tr.state.global_step  # meta_interval 1
     assert any(not torch.equal(a, b) for a, b in zip(phi0, tr.reweighter.net.parameters()))
@@ -188,7 +188,8 @@ def test_a_batch_without_indices_is_an_error(tmp_path, tokenizer, idai):
 def test_plain_dataset_without_index_column_is_wrapped(tmp_path, tokenizer, idai):
     bundle, train, meta = idai
     plain = [{k: v for k, v in train[i].items() if k != INDEX_KEY} for i in range(len(train))]
-    tr = _trainer(tmp_path, tokenizer, (bundle, plain, meta), num_train_epochs=1, remove_unused_columns=True)
+    tr = _trainer(tmp_path, tokenizer, (bundle, plain, meta), num_train_epochs=1, remove_unused_columns=True,
+                  oversample=1.2)
     tr.train()
     # the wrapped dataset's indices are the item positions: the batches hold exactly the sampler's epoch-0 draw
     from hamr.resampling import HardnessSampler

@@ -167,7 +167,8 @@ def test_faithful_mode_sets_the_reference_behaviour():
     assert d.resolved("classification")["hardness_alpha"] == 1.0 and d.resolved("ner")["hardness_alpha"] == 0.7
     assert a.resolved("classification")["hardness_alpha"] == 0.7  # the paper's α
     assert d.lookahead_scope == LookaheadScope.HEAD and d.meta_interval == 3 and a.meta_interval == 1
-    assert d.oversample == 1.2 and a.oversample == 1.2
+    assert d.oversample == 1.0 and a.oversample == 1.2  # N draws (equal steps); faithful 1.2N
+    assert HAMRArguments(output_dir="/tmp/hamr_os", faithful=True, oversample=1.0, report_to=[]).oversample == 1.0
     with pytest.raises(ValueError, match="oversample"):
         HAMRArguments(output_dir="/tmp/hamr_os", oversample=0.0, report_to=[])
     assert HAMRArguments(output_dir="/tmp/hamr_mi", faithful=True, meta_interval=3, report_to=[]).meta_interval == 3

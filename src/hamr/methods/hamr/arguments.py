@@ -152,9 +152,10 @@ class HAMRArguments(ImbalanceArguments):
     knn_k: int = field(default=10, metadata={"help": "Neighbours per hard example."})
     knn_ratio: float = field(default=0.1, metadata={"help": "Share of examples (top by m) in the hard set."})
     knn_include_self: bool = field(default=False, metadata={"help": "Count a hard example as its own neighbour."})
-    oversample: float = field(
-        default=1.2,
-        metadata={"help": "Indices drawn per epoch, as a multiple of N (1.2, the reference scripts' value)."},
+    oversample: float | None = field(
+        default=None,
+        metadata={"help": "Indices drawn per epoch, as a multiple of N (None: 1.0, as many steps as every other "
+                          "method; faithful: 1.2, the reference scripts' value)."},
     )
     embedding_model: str | None = field(
         default=None, metadata={"help": "Sentence embedder for the kNN graph (None: the packaged MiniLM)."}
@@ -201,6 +202,8 @@ class HAMRArguments(ImbalanceArguments):
                                  "of class_residual has no common scale to detach)")
         if self.meta_interval is None:
             self.meta_interval = 1 if self.faithful else 3
+        if self.oversample is None:
+            self.oversample = 1.2 if self.faithful else 1.0
         for name in ("token_class_weights", "meta_token_class_weights"):
             if self.faithful and getattr(self, name) != TokenClassWeights.NONE:
                 raise ValueError(
