@@ -291,7 +291,8 @@ def test_latest_complete_checkpoint_skips_incomplete(tmp_path):
     assert latest_complete_checkpoint(tmp_path / "none") == (None, [])
 
 
-HAMR_RUN = ["train", "--dataset", "humaid_idai19", "--limit", "48", "--method", "hamr", "--epochs", "3",
+# 64 training examples: 4 steps per epoch at batch 16 (HAMR draws N per epoch), so checkpoint-4 ends epoch 1
+HAMR_RUN = ["train", "--dataset", "humaid_idai19", "--limit", "64", "--method", "hamr", "--epochs", "3",
             "--batch-size", "16", "--max-length", "16", "--lr", "1e-3", "--no-save-model",
             "-o", "disable_tqdm=true", "-o", "logging_steps=2"]
 
