@@ -71,8 +71,9 @@ def _make_trainer(data, out_dir: str, per_device_batch: int, epochs: int, save: 
         use_cpu=True, disable_tqdm=True, dataloader_num_workers=0,
         wnet_lr=1e-2, meta_update_lr=meta_update_lr, lookahead_scope="all", meta_batch_size=META_BATCH,
         # the scenario the tolerances of test_distributed were measured on: the paper's uniform start and meta
-        # batches (the class-level start n^-0.5 scales weights and m up to ~2x, and the O(η²) gap with them)
-        class_prior_power=0.0, meta_class_balanced=False, meta_interval=1, oversample=1.2,
+        # batches (the class-level start n^-0.5 scales weights and m up to ~2x, and the O(η²) gap with them),
+        # 1.2N draws and the kNN boost on (the reference settings: every part of the sampler is exercised)
+        class_prior_power=0.0, meta_class_balanced=False, meta_interval=1, oversample=1.2, knn_lambda=0.7,
         # gloo only under torchrun: a ddp_backend without a launcher makes accelerate call
         # torch.distributed.get_world_size() on a process group nobody initialised
         ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
