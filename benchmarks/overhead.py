@@ -32,9 +32,11 @@ from hamr.methods.arguments import ImbalanceArguments
 from hamr.methods.base import ImbalanceTrainer
 from hamr.methods.hamr import HAMRArguments, HAMRTrainer
 
-CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 3 steps, 1.2N draws per epoch)
+CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 3 steps; N draws per epoch and no kNN
+    # boost since session 22, 1.2N with the boost before): "hamr_default" is whatever the library's default is
     "erm": {},
     "hamr_default": {},
+    "hamr_os12": {"oversample": 1.2},  # the default of sessions 12-21 (the kNN boost's cost is per epoch, not here)
     "hamr_int2_n": {"oversample": 1.0, "meta_interval": 2},  # the default before session 12
     "hamr_all": {"lookahead_scope": "all", "meta_interval": 1, "oversample": 1.0},
     "hamr_all_interval2": {"lookahead_scope": "all", "meta_interval": 2, "oversample": 1.0},
@@ -46,12 +48,15 @@ CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 3 ste
     "hamr_os12_interval3": {"oversample": 1.2, "meta_interval": 3},
     "hamr_last1_fd": {"lookahead_scope": "last_k", "meta_interval": 1, "hypergrad_backend": "finite_difference", "oversample": 1.0},
     # issue 22: the head-only hypergradient from cached encoder features, and the class_residual weighting form
-    "hamr_default_cached": {"hypergrad_backend": "head_cached"},
-    "hamr_cr_exact": {"weighting_form": "class_residual"},
-    "hamr_cr_cached": {"weighting_form": "class_residual", "hypergrad_backend": "head_cached"},
+    "hamr_default_cached": {"hypergrad_backend": "head_cached", "oversample": 1.2},
+    "hamr_cr_exact": {"weighting_form": "class_residual", "oversample": 1.2},
+    "hamr_cr_cached": {"weighting_form": "class_residual", "hypergrad_backend": "head_cached", "oversample": 1.2},
     # session 21: the same with N draws per epoch (oversample 1.0), the cost of the method without the extra 20%
     "hamr_cached_os10": {"hypergrad_backend": "head_cached", "oversample": 1.0},
     "hamr_cr_cached_os10": {"weighting_form": "class_residual", "hypergrad_backend": "head_cached", "oversample": 1.0},
+    # session 22: the candidate default, class_residual with the half meta objective and a cap on beta / delta
+    "hamr_cr_half_cap": {"weighting_form": "class_residual", "hypergrad_backend": "head_cached", "meta_objective": "half",
+                         "class_param_cap": 0.3, "oversample": 1.0},
 }
 
 
