@@ -193,6 +193,8 @@ def test_class_param_cap_keeps_beta_and_delta_in_a_box_around_their_start(tmp_pa
     assert max(shift.max(), cr.delta.detach().abs().max()) == pytest.approx(0.05, abs=1e-6)
     with pytest.raises(ValueError, match="class_param_cap must be >= 0"):
         HAMRArguments(output_dir="x", weighting_form="class_residual", class_param_cap=-1.0)
+    with pytest.raises(ValueError, match="class_param_cap bounds the class parameters"):
+        HAMRArguments(output_dir="x", class_param_cap=0.3)  # the wnet form has no β, δ
 
 
 def test_ablations_freeze_their_part(tmp_path, tokenizer, idai):

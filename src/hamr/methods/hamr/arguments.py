@@ -42,8 +42,8 @@ class HAMRArguments(ImbalanceArguments):
         "wnet_lr": positive, "wnet_weight_decay": non_negative, "meta_update_lr": positive,
         "meta_batch_size": at_least_one, "fd_epsilon": positive, "memory_gamma": unit_interval_open_right,
         "memory_eps": positive, "knn_lambda": non_negative, "effective_number_beta": unit_interval_open_right,
-        "class_param_lr": positive, "class_param_cap": non_negative, "class_prior_power": non_negative, "hardness_alpha": non_negative,
-        "meta_interval": at_least_one, "knn_k": at_least_one, "lookahead_layers": at_least_one,
+        "class_param_lr": positive, "class_param_cap": non_negative, "class_prior_power": non_negative,
+        "hardness_alpha": non_negative, "meta_interval": at_least_one, "knn_k": at_least_one, "lookahead_layers": at_least_one,
         "wnet_hidden": at_least_one, "oversample": positive,
     }
 
@@ -189,6 +189,9 @@ class HAMRArguments(ImbalanceArguments):
         if self.ablation in (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL) and \
                 self.weighting_form != WeightingForm.CLASS_RESIDUAL:
             raise ValueError(f"HAMRArguments: ablation={self.ablation.value!r} removes a part of "
+                             "weighting_form='class_residual'; set weighting_form='class_residual'")
+        if self.class_param_cap is not None and self.weighting_form != WeightingForm.CLASS_RESIDUAL:
+            raise ValueError("HAMRArguments: class_param_cap bounds the class parameters of "
                              "weighting_form='class_residual'; set weighting_form='class_residual'")
         if self.weighting_form == WeightingForm.CLASS_RESIDUAL:
             if self.hypergrad_backend == HypergradBackend.FINITE_DIFFERENCE:
