@@ -61,7 +61,8 @@ def _trainer_class():
     return RecordingTrainer
 
 
-def _make_trainer(data, out_dir: str, per_device_batch: int, epochs: int, save: bool, meta_update_lr: float):
+def _make_trainer(data, out_dir: str, per_device_batch: int, epochs: int, save: bool, meta_update_lr: float,
+                  form: str = "wnet"):
     from hamr.methods.hamr import HAMRArguments
 
     tokenizer, bundle, train, meta, _ = data
@@ -74,6 +75,7 @@ def _make_trainer(data, out_dir: str, per_device_batch: int, epochs: int, save: 
         # batches (the class-level start n^-0.5 scales weights and m up to ~2x, and the O(η²) gap with them),
         # 1.2N draws and the kNN boost on (the reference settings: every part of the sampler is exercised)
         class_prior_power=0.0, meta_class_balanced=False, meta_interval=1, oversample=1.2, knn_lambda=0.7,
+        weighting_form=form, class_param_lr=0.05,
         # gloo only under torchrun: a ddp_backend without a launcher makes accelerate call
         # torch.distributed.get_world_size() on a process group nobody initialised
         ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
@@ -110,8 +112,14 @@ def _dump(trainer, data, wall: float) -> dict:
         "rank": trainer.accelerator.process_index,
         "global_step": trainer.state.global_step,
         "meta_steps": trainer.meta_steps,
-        "meta_skipped": trainer.reweighter.num_skipped,
-        "wnet": {k: v.detach().cpu().clone() for k, v in trainer.reweighter.net.state_dict().items()},
+        "meta_skipped": (trainer.class_reweighter or trainer.reweighter).num_skipped,
+        "wnet": {k: v.detach().cpu().clone() for k, v in (
+            trainer.class_reweighter.net if trainer.class_reweighter is not None else trainer.reweighter.net
+        ).state_dict().items()},
+        "class_params": None if trainer.class_reweighter is None else {
+            "beta": trainer.class_reweighter.beta.detach().cpu().clone(),
+            "beta_start": trainer.class_reweighter.beta_start.clone(),
+            "delta": trainer.class_reweighter.delta.detach().cpu().clone()},
         "memory": np.array(trainer.memory.values, copy=True),
         "boost": np.array(trainer.boost, copy=True),
         "p": None if trainer.sampler.probabilities is None else trainer.sampler.probabilities.copy(),
@@ -125,13 +133,14 @@ def _dump(trainer, data, wall: float) -> dict:
 
 
 def run(
-    out: str | os.PathLike, per_device_batch: int, epochs: int = 2, resume: bool = False, meta_update_lr: float = 0.5
+    out: str | os.PathLike, per_device_batch: int, epochs: int = 2, resume: bool = False, meta_update_lr: float = 0.5,
+    form: str = "wnet",
 ) -> dict:
     """Train once (and, with ``resume``, again from the epoch-1 checkpoint); return this rank's dump and
     write it to ``out/rank{r}.pt``."""
     out = Path(out)
     data = _data()
-    trainer = _make_trainer(data, str(out / "full"), per_device_batch, epochs, resume, meta_update_lr)
+    trainer = _make_trainer(data, str(out / "full"), per_device_batch, epochs, resume, meta_update_lr, form)
     t0 = time.perf_counter()
     trainer.train()
     result = _dump(trainer, data, time.perf_counter() - t0)
@@ -139,7 +148,7 @@ def run(
         steps = sorted((out / "full").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
         result["checkpoints"] = [p.name for p in steps]
         result["hamr_state_files"] = sorted(p.name for p in steps if (p / "hamr_state.pt").exists())
-        resumed = _make_trainer(data, str(out / "resumed"), per_device_batch, epochs, False, meta_update_lr)
+        resumed = _make_trainer(data, str(out / "resumed"), per_device_batch, epochs, False, meta_update_lr, form)
         resumed.train(resume_from_checkpoint=str(steps[0]))
         result["resumed"] = _dump(resumed, data, 0.0)
         result["resumed"]["resumed_from"] = steps[0].name
@@ -170,9 +179,10 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--meta-update-lr", type=float, default=0.5)
+    parser.add_argument("--weighting-form", default="wnet")
     a = parser.parse_args(argv)
     torch.set_num_threads(1)
-    run(a.out, a.per_device_batch, a.epochs, a.resume, a.meta_update_lr)
+    run(a.out, a.per_device_batch, a.epochs, a.resume, a.meta_update_lr, a.weighting_form)
     return 0
 
 

@@ -39,13 +39,13 @@ PER_DEVICE_BATCH = 8
 STEPS_PER_EPOCH = 6  # ⌈1.2 · 80⌉ = 96 draws / global batch 16
 
 
-def _torchrun(out: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+def _torchrun(out: Path, timeout: float = 300, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent / "src"), env.get("PYTHONPATH")]))
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         str(HERE / "ddp_worker.py"), str(out), "--per-device-batch", str(PER_DEVICE_BATCH), "--epochs", "2",
-        "--resume", "--meta-update-lr", str(META_LR),
+        "--resume", "--meta-update-lr", str(META_LR), *extra,
     ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -141,3 +141,20 @@ def test_checkpoint_resume_under_ddp(runs):
         assert res["seen"] == full["seen"][STEPS_PER_EPOCH:]
         _assert_same_state(full, res, exact=False, atol=1e-6, model_atol=1e-6)
     _assert_same_state(r0["resumed"], r1["resumed"], exact=True)
+
+
+def test_class_residual_under_ddp_ranks_take_the_same_meta_steps(tmp_path):
+    """weighting_form=class_residual on two processes: the hypergradients of φ, β and δ are averaged over the
+    ranks (each rank's softmax normalises its own share of the batch), so β, δ, the residual net and the model
+    are bit-identical on both ranks, and β, δ moved from their start."""
+    proc = _torchrun(tmp_path, 300, "--weighting-form", "class_residual")
+    if proc.returncode != 0:
+        pytest.fail(f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2))
+    assert r0["meta_steps"] == r0["global_step"] == 2 * STEPS_PER_EPOCH and r0["meta_skipped"] == 0
+    _assert_same_state(r0, r1, exact=True)
+    for key in ("beta", "delta"):
+        assert torch.equal(r0["class_params"][key], r1["class_params"][key]), key
+    moved = (r0["class_params"]["beta"] - r0["class_params"]["beta_start"]).abs().max()
+    assert moved > 1e-4 and r0["class_params"]["delta"].abs().max() > 1e-4
+    assert all(a != b for a, b in zip(r0["seen"], r1["seen"]))  # each rank trained on its own half

@@ -143,7 +143,8 @@ class ClassResidualReweighter:
         return a
 
     def weights(self, z: torch.Tensor, unit_labels: torch.Tensor) -> torch.Tensor:
-        """w = n · softmax(β_y + u(z)) over the n units of the batch (mean 1)."""
+        """w = n · softmax(β_y + u(z)) over the n units of the batch (mean 1; under DDP, of this process's share
+        of the batch: the hypergradients are averaged over the processes, the softmax is not global)."""
         a = self.scores(z, unit_labels)
         return a.numel() * torch.softmax(a, dim=0)
 
@@ -175,12 +176,18 @@ class ClassResidualReweighter:
         hyper = [torch.zeros_like(p) if h is None else h for p, h in zip(learned, hyper)]
         return hyper, float(meta_loss.detach())
 
-    def step(self, z, unit_labels, unit_losses, params, meta_loss_at, inner_lr) -> MetaStepResult:
-        """One bi-level step: hypergradient, non-finite guard, Adam step on (φ, β, δ)."""
+    def step(self, z, unit_labels, unit_losses, params, meta_loss_at, inner_lr, grad_hook=None) -> MetaStepResult:
+        """One bi-level step: hypergradient, non-finite guard, Adam step on (φ, β, δ). ``grad_hook`` (DDP:
+        the trainer's all-reduce mean) gets the hypergradients in place before anything reads them, so every
+        process takes the same step and skips the same steps."""
         if self.optimizer is None:
             return MetaStepResult(float("nan"), True, 0.0)
         self.num_steps += 1
         hyper, meta_loss = self.hypergradient(z, unit_labels, unit_losses, params, meta_loss_at, inner_lr)
+        if grad_hook is not None:
+            loss_t = torch.tensor([meta_loss], dtype=torch.float32, device=hyper[0].device if hyper else "cpu")
+            grad_hook([*hyper, loss_t])
+            meta_loss = float(loss_t)
         finite = math.isfinite(meta_loss) and all(torch.isfinite(h).all() for h in hyper)
         norm = float(torch.sqrt(sum((h.double() ** 2).sum() for h in hyper))) if finite else float("nan")
         if not finite:

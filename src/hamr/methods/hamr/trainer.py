@@ -194,8 +194,8 @@ class HAMRTrainer(ImbalanceTrainer):
         """β, δ per class group and the residual net (weighting_form=class_residual, hamr.class_weighting)."""
         from .class_weighting import ClassResidualReweighter, class_groups
 
-        if self.accelerator.num_processes > 1 or args.fp16:
-            raise ValueError("weighting_form='class_residual' runs on one process without fp16 loss scaling")
+        if args.fp16:
+            raise ValueError("weighting_form='class_residual' has no fp16 loss scaling; use bf16 or fp32")
         if self.task == TaskType.NER and args.token_class_weights != TokenClassWeights.NONE:
             raise ValueError("weighting_form='class_residual' learns the tags' weights (β); token_class_weights "
                              "must be 'none'")
@@ -484,7 +484,7 @@ class HAMRTrainer(ImbalanceTrainer):
             params, meta_loss_at, cached_logits = self._meta_closures(model, inputs, labels)
             inner_logits = logits if cached_logits is None else cached_logits
             result = cr.step(z, unit_labels, lambda d: self._unit_losses(inner_logits, labels, d), params,
-                             meta_loss_at, self._inner_lr())
+                             meta_loss_at, self._inner_lr(), grad_hook=self.all_reduce_mean_)
             self.meta_steps += 1
             self.log_value("hamr_meta_loss", result.meta_loss)
             self.log_value("hamr_meta_skipped", float(result.skipped))
