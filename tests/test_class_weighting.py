@@ -121,7 +121,7 @@ def test_class_hypergradient_matches_finite_differences():
 
 def _hypergradient(tr, batch, backend):
     """The hypergradient of one meta step at the trainer's current state, with ``backend``."""
-    tr.args.hypergrad_backend = backend
+    tr.hypergrad_backend = backend  # the trainer's resolved backend (the field may be None)
     tr.meta_steps = 0  # the same meta batch for both backends
     model = tr.model
     model.train()
@@ -194,7 +194,11 @@ def test_class_param_cap_keeps_beta_and_delta_in_a_box_around_their_start(tmp_pa
     with pytest.raises(ValueError, match="class_param_cap must be >= 0"):
         HAMRArguments(output_dir="x", weighting_form="class_residual", class_param_cap=-1.0)
     with pytest.raises(ValueError, match="class_param_cap bounds the class parameters"):
-        HAMRArguments(output_dir="x", class_param_cap=0.3)  # the wnet form has no β, δ
+        HAMRArguments(output_dir="x", weighting_form="wnet", class_param_cap=0.3)  # the wnet form has no β, δ
+    default = HAMRArguments(output_dir="x", class_param_cap=0.3)  # the form follows the task: checked there
+    assert default.resolved("ner")["weighting_form"] == "class_residual"
+    with pytest.raises(ValueError, match="class_param_cap bounds.*default for classification"):
+        default.resolved("classification")
 
 
 def test_ablations_freeze_their_part(tmp_path, tokenizer, idai):
@@ -219,10 +223,34 @@ def test_ablations_freeze_their_part(tmp_path, tokenizer, idai):
 def test_options_are_checked():
     base = dict(output_dir="/tmp/x", report_to=[], use_cpu=True)
     with pytest.raises(ValueError, match="weighting_form='class_residual'"):
-        HAMRArguments(**base, ablation="without_residual")
+        HAMRArguments(**base, weighting_form="wnet", ablation="without_residual")
+    with pytest.raises(ValueError, match="weighting_form='class_residual'"):  # the classification default: wnet
+        HAMRArguments(**base, ablation="without_residual").resolved("classification")
+    assert HAMRArguments(**base, ablation="without_residual").resolved("ner")["weighting_form"] == "class_residual"
     with pytest.raises(ValueError, match="finite_difference"):
         HAMRArguments(**base, weighting_form="class_residual", hypergrad_backend="finite_difference")
     with pytest.raises(ValueError, match="lookahead_scope='head'"):
         HAMRArguments(**base, hypergrad_backend="head_cached", lookahead_scope="last_k")
     with pytest.raises(ValueError, match="WeightingForm"):
         HAMRArguments(**base, weighting_form="nope")
+
+
+def test_task_defaults_of_the_form_objective_and_backend():
+    """Issue 22 (session 22): NER runs class_residual with the half meta objective and head-cached
+    hypergradients by default; classification and faithful the weight net with the plain meta loss; an option
+    only the weight net has makes it the NER default too, and a set field always wins."""
+    base = dict(output_dir="/tmp/x", report_to=[], use_cpu=True)
+    ner = HAMRArguments(**base).resolved("ner")
+    assert (ner["weighting_form"], ner["meta_objective"], ner["hypergrad_backend"]) == \
+        ("class_residual", "half", "head_cached")
+    cls = HAMRArguments(**base).resolved("classification")
+    assert (cls["weighting_form"], cls["meta_objective"], cls["hypergrad_backend"]) == ("wnet", "plain", "exact")
+    assert HAMRArguments(**base, faithful=True).resolved("ner")["weighting_form"] == "wnet"
+    assert HAMRArguments(**base, lookahead_scope="last_k").resolved("ner")["hypergrad_backend"] == "exact"
+    for option in ({"token_class_weights": "icf"}, {"ner_weight_unit": "token"}, {"wnet_inputs": "loss_class"}):
+        r = HAMRArguments(**base, **option).resolved("ner")
+        assert (r["weighting_form"], r["meta_objective"]) == ("wnet", "plain"), option
+    r = HAMRArguments(**base, meta_token_class_weights="icf").resolved("ner")
+    assert (r["weighting_form"], r["meta_objective"]) == ("class_residual", "plain")
+    r = HAMRArguments(**base, weighting_form="wnet", meta_objective="balanced").resolved("ner")
+    assert (r["weighting_form"], r["meta_objective"], r["hypergrad_backend"]) == ("wnet", "balanced", "exact")

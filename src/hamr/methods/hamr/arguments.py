@@ -68,10 +68,12 @@ class HAMRArguments(ImbalanceArguments):
         default=None,
         metadata={"help": "τ of the class-level start w_i ∝ s_i · n_{y_i}^(-τ) (None: 0.5 classification, 0 NER)."},
     )
-    weighting_form: WeightingForm = field(
-        default=WeightingForm.WNET,
+    weighting_form: WeightingForm | None = field(
+        default=None,
         metadata={
-            "help": "wnet: w = clip(s·n_y^-τ / mean_B(s·n_y^-τ)), s = sigmoid(g_φ(z)) | class_residual: learned per-class "
+            "help": "None: class_residual for NER (wnet if a wnet-only option is set: token_class_weights, "
+            "ner_weight_unit=token, wnet_inputs=loss_class, normalise_through_mean, fp16), wnet for classification "
+            "and with faithful | wnet: w = clip(s·n_y^-τ / mean_B(s·n_y^-τ)), s = sigmoid(g_φ(z)) | class_residual: learned per-class "
             "log-weight β and logit offset δ with a per-example residual, w = B·softmax_B(β_y + u_φ(z)), inner loss "
             "Σ w·CE(f(x) + δ, y) (see docs/defaults_history.md)."
         },
@@ -85,10 +87,11 @@ class HAMRArguments(ImbalanceArguments):
         metadata={"help": "class_residual: keep every β within ± cap of its start and every δ within ± cap "
                           "(None: unbounded)."},
     )
-    meta_objective: MetaObjective = field(
-        default=MetaObjective.PLAIN,
+    meta_objective: MetaObjective | None = field(
+        default=None,
         metadata={
-            "help": "The meta loss: plain (mean CE of the meta batch; today) | balanced (mean over classes of the "
+            "help": "The meta loss (None: half where the form resolves to class_residual on NER and no "
+            "meta_token_class_weights are set, else plain): plain (mean CE of the meta batch; today) | balanced (mean over classes of the "
             "class-mean CE; NER: ½ the O tokens' mean CE + ½ the mean over entity tags) | natural (class-mean CEs "
             "weighted by the training prior, NER: the tag prior over labelled tokens) | half (½ balanced + ½ natural)."
         },
@@ -131,9 +134,9 @@ class HAMRArguments(ImbalanceArguments):
         metadata={"help": "Run the bi-level step every k training steps (None: 3; faithful: 1, the paper's)."},
     )
     meta_batch_size: int | None = field(default=None, metadata={"help": "Meta batch size (None: the train batch size)."})
-    hypergrad_backend: HypergradBackend = field(
-        default=HypergradBackend.EXACT,
-        metadata={"help": "exact (second order) | finite_difference (first order) | head_cached (the exact hypergradient "
+    hypergrad_backend: HypergradBackend | None = field(
+        default=None,
+        metadata={"help": "None: head_cached for class_residual with lookahead_scope=head, else exact | exact (second order) | finite_difference (first order) | head_cached (the exact hypergradient "
                           "over the head alone, from the training forward's cached features; lookahead_scope=head)."}
     )
     fd_epsilon: float = field(default=0.01, metadata={"help": "Finite-difference radius ε/‖v‖ (first-order backend)."})
@@ -170,39 +173,22 @@ class HAMRArguments(ImbalanceArguments):
         self.hardness_stat = HardnessStat.parse(self.hardness_stat)
         self.inner_lr = InnerLR.parse(self.inner_lr)
         self.lookahead_scope = LookaheadScope.parse(self.lookahead_scope)
-        self.hypergrad_backend = HypergradBackend.parse(self.hypergrad_backend)
+        self.hypergrad_backend = None if self.hypergrad_backend is None else HypergradBackend.parse(self.hypergrad_backend)
         self.memory_mode = MemoryMode.parse(self.memory_mode)
         self.wnet_inputs = WNetInputs.parse(self.wnet_inputs)
         self.ner_weight_unit = WeightUnit.parse(self.ner_weight_unit)
         self.token_class_weights = TokenClassWeights.parse(self.token_class_weights)
         self.meta_token_class_weights = TokenClassWeights.parse(self.meta_token_class_weights)
-        self.weighting_form = WeightingForm.parse(self.weighting_form)
-        self.meta_objective = MetaObjective.parse(self.meta_objective)
-        if self.hypergrad_backend == HypergradBackend.HEAD_CACHED and self.lookahead_scope != LookaheadScope.HEAD \
-                and not self.faithful:
-            raise ValueError("HAMRArguments: hypergrad_backend='head_cached' computes the hypergradient over the head "
-                             f"alone; it needs lookahead_scope='head', got {self.lookahead_scope.value!r}")
-        if self.faithful and (self.weighting_form != WeightingForm.WNET or
+        self.weighting_form = None if self.weighting_form is None else WeightingForm.parse(self.weighting_form)
+        self.meta_objective = None if self.meta_objective is None else MetaObjective.parse(self.meta_objective)
+        if self.faithful and (self.weighting_form not in (None, WeightingForm.WNET) or
                               self.hypergrad_backend == HypergradBackend.HEAD_CACHED):
             raise ValueError("HAMRArguments: faithful=True reproduces the reference code: weighting_form='wnet' and an "
                              "exact or finite_difference hypergradient over all parameters")
-        if self.ablation in (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL) and \
-                self.weighting_form != WeightingForm.CLASS_RESIDUAL:
-            raise ValueError(f"HAMRArguments: ablation={self.ablation.value!r} removes a part of "
-                             "weighting_form='class_residual'; set weighting_form='class_residual'")
-        if self.class_param_cap is not None and self.weighting_form != WeightingForm.CLASS_RESIDUAL:
-            raise ValueError("HAMRArguments: class_param_cap bounds the class parameters of "
-                             "weighting_form='class_residual'; set weighting_form='class_residual'")
-        if self.weighting_form == WeightingForm.CLASS_RESIDUAL:
-            if self.hypergrad_backend == HypergradBackend.FINITE_DIFFERENCE:
-                raise ValueError("HAMRArguments: weighting_form='class_residual' supports hypergrad_backend 'exact' "
-                                 "or 'head_cached', not 'finite_difference'")
-            if self.wnet_inputs != WNetInputs.LOSS:
-                raise ValueError("HAMRArguments: weighting_form='class_residual' reads the class through β; "
-                                 "wnet_inputs must be 'loss'")
-            if self.normalise_through_mean:
-                raise ValueError("HAMRArguments: normalise_through_mean is for weighting_form='wnet' (the softmax "
-                                 "of class_residual has no common scale to detach)")
+        if self.weighting_form is not None:  # else checked once the task is known (form_settings)
+            self._check_form(self.weighting_form, self.hypergrad_backend or HypergradBackend.EXACT, "")
+        elif self.hypergrad_backend == HypergradBackend.HEAD_CACHED:
+            self._check_form(WeightingForm.WNET, self.hypergrad_backend, "")
         if self.meta_interval is None:
             self.meta_interval = 1 if self.faithful else 3
         if self.oversample is None:
@@ -235,6 +221,69 @@ class HAMRArguments(ImbalanceArguments):
             raise ValueError("HAMRArguments: need 0 < weight_min < weight_max")
         super().__post_init__()
 
+    def _check_form(self, form: WeightingForm, backend: HypergradBackend, why: str) -> None:
+        """The settings that fit (or not) with a weighting form and hypergradient backend; ``why`` says where a
+        resolved default came from, for the message."""
+        if backend == HypergradBackend.HEAD_CACHED and self.lookahead_scope != LookaheadScope.HEAD \
+                and not self.faithful:
+            raise ValueError("HAMRArguments: hypergrad_backend='head_cached' computes the hypergradient over the head "
+                             f"alone; it needs lookahead_scope='head', got {self.lookahead_scope.value!r}{why}")
+        cr = form == WeightingForm.CLASS_RESIDUAL
+        if self.ablation in (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL) and not cr:
+            raise ValueError(f"HAMRArguments: ablation={self.ablation.value!r} removes a part of "
+                             f"weighting_form='class_residual'; set weighting_form='class_residual'{why}")
+        if self.class_param_cap is not None and not cr:
+            raise ValueError("HAMRArguments: class_param_cap bounds the class parameters of "
+                             f"weighting_form='class_residual'; set weighting_form='class_residual'{why}")
+        if not cr:
+            return
+        if backend == HypergradBackend.FINITE_DIFFERENCE:
+            raise ValueError("HAMRArguments: weighting_form='class_residual' supports hypergrad_backend 'exact' "
+                             f"or 'head_cached', not 'finite_difference'{why}")
+        if self.wnet_inputs != WNetInputs.LOSS:
+            raise ValueError("HAMRArguments: weighting_form='class_residual' reads the class through β; "
+                             f"wnet_inputs must be 'loss'{why}")
+        if self.normalise_through_mean:
+            raise ValueError("HAMRArguments: normalise_through_mean is for weighting_form='wnet' (the softmax "
+                             f"of class_residual has no common scale to detach){why}")
+        if self.token_class_weights != TokenClassWeights.NONE:
+            raise ValueError("HAMRArguments: weighting_form='class_residual' learns the tags' weights (β); "
+                             f"token_class_weights must be 'none'{why}")
+        if self.fp16:
+            raise ValueError("HAMRArguments: weighting_form='class_residual' has no fp16 loss scaling; use bf16 or "
+                             f"fp32{why}")
+
+    def wnet_only_options(self) -> list[str]:
+        """The options set here that only the weight-net form has (then the NER default form is the weight net)."""
+        return [name for name, on in (
+            ("token_class_weights", self.token_class_weights != TokenClassWeights.NONE),
+            ("ner_weight_unit", self.ner_weight_unit != WeightUnit.SENTENCE),
+            ("wnet_inputs", self.wnet_inputs != WNetInputs.LOSS),
+            ("normalise_through_mean", self.normalise_through_mean),
+            ("fp16", self.fp16),
+        ) if on]
+
+    def form_settings(self, task: TaskType) -> dict:
+        """The weighting form, meta objective and hypergradient backend a run on ``task`` uses: the fields, or
+        where they are None, the task's defaults (issue 22: class_residual with the half meta objective for
+        NER, the weight net and the plain meta loss for classification and ``faithful``; for NER too the weight
+        net when an option only it has is set, see :meth:`wnet_only_options`), checked."""
+        ner = TaskType.parse(task) == TaskType.NER
+        form = self.weighting_form or (
+            WeightingForm.CLASS_RESIDUAL if ner and not self.faithful and not self.wnet_only_options()
+            else WeightingForm.WNET)
+        cr = form == WeightingForm.CLASS_RESIDUAL
+        objective = self.meta_objective or (
+            MetaObjective.HALF if ner and cr and self.meta_token_class_weights == TokenClassWeights.NONE
+            else MetaObjective.PLAIN)
+        backend = self.hypergrad_backend or (
+            HypergradBackend.HEAD_CACHED if cr and self.lookahead_scope == LookaheadScope.HEAD else HypergradBackend.EXACT)
+        if self.weighting_form is None or self.hypergrad_backend is None:
+            why = (f" (weighting_form={form.value!r} is the default for {'NER' if ner else 'classification'}; "
+                   "set weighting_form to choose another)") if self.weighting_form is None else ""
+            self._check_form(form, backend, why)
+        return {"weighting_form": form, "meta_objective": objective, "hypergrad_backend": backend}
+
     # -- task-dependent defaults ---------------------------------------------------------------------
     def resolved(self, task: TaskType) -> dict:
         """The effective values of the task-dependent fields (method.md §1, §4, §8)."""
@@ -257,6 +306,7 @@ class HAMRArguments(ImbalanceArguments):
             else (0.7 if ner or self.faithful else 1.0),
             "meta_batch_size": self.meta_batch_size or self.per_device_train_batch_size,
             "ner_train_max_token": ner and self.faithful,
+            **{k: v.value for k, v in self.form_settings(task).items()},
         }
 
     _CLASS_ABLATIONS = (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL)

@@ -143,7 +143,11 @@ class HAMRTrainer(ImbalanceTrainer):
         meta_counts = class_counts_from_labels(meta_labels, self.num_labels) if meta_labels else None
         meta_weights = self._token_class_weights(args.meta_token_class_weights, meta_counts, mean_one=False)
         self.meta_loss_fn = WeightedCrossEntropy(meta_weights).to(args.device)
-        if args.meta_objective != MetaObjective.PLAIN:
+        # the fields, or where None the task's defaults (HAMRArguments.form_settings; checked there)
+        self.weighting_form = WeightingForm.parse(self.settings["weighting_form"])
+        self.meta_objective = MetaObjective.parse(self.settings["meta_objective"])
+        self.hypergrad_backend = HypergradBackend.parse(self.settings["hypergrad_backend"])
+        if self.meta_objective != MetaObjective.PLAIN:
             if meta_weights is not None:
                 raise ValueError("HAMRArguments: meta_objective and meta_token_class_weights both weigh the meta "
                                  "loss's classes; set one of them")
@@ -151,9 +155,13 @@ class HAMRTrainer(ImbalanceTrainer):
                 raise ValueError("meta_objective needs labelled training data (the natural prior)")
             from .meta_objective import MetaObjectiveLoss
 
-            self.meta_loss_fn = MetaObjectiveLoss(args.meta_objective, self.class_counts, self._outside_id(),
+            if self.task == TaskType.NER and self._outside_id() is None and args.meta_objective is None:
+                raise ValueError("HAMRTrainer: the NER default meta objective (half: O tokens and entity tags "
+                                 "balanced) needs the O tag's id: give the model config a label2id with 'O', or "
+                                 "set meta_objective='plain'")
+            self.meta_loss_fn = MetaObjectiveLoss(self.meta_objective, self.class_counts, self._outside_id(),
                                                   ner=self.task == TaskType.NER).to(args.device)
-        self.class_reweighter = self._build_class_reweighter(args) if args.weighting_form == \
+        self.class_reweighter = self._build_class_reweighter(args) if self.weighting_form == \
             WeightingForm.CLASS_RESIDUAL else None
         self._head_cache = None
         self._unit_group_weights: list[tuple[np.ndarray, np.ndarray]] = []
@@ -165,7 +173,7 @@ class HAMRTrainer(ImbalanceTrainer):
             weight_decay=args.wnet_weight_decay,
             w_min=args.weight_min,
             w_max=args.weight_max,
-            backend=args.hypergrad_backend,
+            backend=self.hypergrad_backend,
             fd_epsilon=args.fd_epsilon,
             device=args.device,
             detach_mean=not args.normalise_through_mean,
@@ -190,20 +198,31 @@ class HAMRTrainer(ImbalanceTrainer):
         self.add_callback(_HAMRCallback(self))
 
     # -- setup ---------------------------------------------------------------------------------------
+    def _label_names(self) -> list[str]:
+        """The name of every label id: the model config's, unless they are transformers' placeholders
+        (LABEL_0, ...), then ``group_names`` (the data's label names), else the ids."""
+        id2label = getattr(getattr(self.model, "config", None), "id2label", None) or {}
+        names = [str(id2label.get(i, i)) for i in range(self.num_labels)]
+        data_names = getattr(self, "group_names", None)  # None until __init__ sets it
+        if all(n == f"LABEL_{i}" or n == str(i) for i, n in enumerate(names)) and data_names is not None \
+                and len(data_names) == self.num_labels:
+            return [str(n) for n in data_names]
+        return names
+
+    def _outside_id(self) -> int | None:
+        """The O tag's id, from the model config or, failing that, the data's label names."""
+        found = super()._outside_id()
+        if found is None and "O" in self._label_names():
+            return self._label_names().index("O")
+        return found
+
     def _build_class_reweighter(self, args: HAMRArguments):
         """β, δ per class group and the residual net (weighting_form=class_residual, hamr.class_weighting)."""
         from .class_weighting import ClassResidualReweighter, class_groups
 
-        if args.fp16:
-            raise ValueError("weighting_form='class_residual' has no fp16 loss scaling; use bf16 or fp32")
-        if self.task == TaskType.NER and args.token_class_weights != TokenClassWeights.NONE:
-            raise ValueError("weighting_form='class_residual' learns the tags' weights (β); token_class_weights "
-                             "must be 'none'")
         if self.class_counts is None:
             raise ValueError("weighting_form='class_residual' needs labelled training data")
-        id2label = getattr(getattr(self.model, "config", None), "id2label", None) or {}
-        labels = [str(id2label.get(i, i)) for i in range(self.num_labels)]
-        groups = class_groups(labels, ner=self.task == TaskType.NER)
+        groups = class_groups(self._label_names(), ner=self.task == TaskType.NER)
         counts = np.zeros(len(groups), dtype=np.float64)
         np.add.at(counts, groups.group_of_label.numpy(), np.asarray(self.class_counts, dtype=np.float64))
         tau = self.settings["class_prior_power"]
@@ -386,8 +405,8 @@ class HAMRTrainer(ImbalanceTrainer):
         meta_due = args.uses_awe and step % args.meta_interval == 0 and step != self._last_meta_global_step
         if meta_due:
             self._last_meta_global_step = step
-        exact = args.hypergrad_backend == HypergradBackend.EXACT
-        cached = meta_due and args.hypergrad_backend == HypergradBackend.HEAD_CACHED
+        exact = self.hypergrad_backend == HypergradBackend.EXACT
+        cached = meta_due and self.hypergrad_backend == HypergradBackend.HEAD_CACHED
         attention = math_attention() if (meta_due and exact) else nullcontext()
         with attention, (self._cache(model).capture() if cached else nullcontext()):
             outputs = model(**inputs)
@@ -442,7 +461,7 @@ class HAMRTrainer(ImbalanceTrainer):
         meta = self._meta_batch()
         meta_labels = meta.pop("labels")
         ce = self.meta_loss_fn
-        if args.hypergrad_backend == HypergradBackend.HEAD_CACHED:
+        if self.hypergrad_backend == HypergradBackend.HEAD_CACHED:
             cache = self._cache(model)
             train_features = cache.features
             if train_features is None:
