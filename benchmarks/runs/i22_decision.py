@@ -32,6 +32,10 @@ def main() -> None:
             if not held:
                 continue
             rec = {"macro": 100 * held["macro_f1"], "micro": 100 * held["micro_f1"]}
+            per = held.get("per_class") or held.get("per_type") or {}
+            groups = (held.get("quartiles") or {}).get("groups") or {}
+            rec["per_class"] = {c: (100 * per[c]["precision"], 100 * per[c]["recall"]) for c in per}
+            rec["rarest"] = [c for q in ("Q1", "Q2", "Q3", "Q4") for c in groups.get(q, [])][:3]  # by training count
             diag = path.parent / "hamr_diagnostics.jsonl"
             if diag.exists():
                 last = json.loads(diag.read_text().splitlines()[-1]).get("class_params")
@@ -66,6 +70,21 @@ def main() -> None:
                   f"{_ms([r[s]['micro'] for s in seeds])} | {delta} | {mv} |")
             if len(seeds) == 3:
                 overall[e].append(st.mean(r[s]["macro"] for s in seeds))
+    print("\nHeld-out precision / recall (%) of the three rarest classes by training count (of the first seed's "
+          "sample), mean over seeds:")
+    for d in datasets:
+        ref = runs.get((d, a.reference)) or next(r for (dd, _), r in runs.items() if dd == d)
+        rare = ref[min(ref)]["rarest"]
+        for e in entries:
+            r = runs.get((d, e))
+            if not r:
+                continue
+            cells = []
+            for c in rare:
+                pr = [r[s]["per_class"][c] for s in r if c in r[s]["per_class"]]
+                if pr:
+                    cells.append(f"{c} {st.mean(p for p, _ in pr):.0f}/{st.mean(q for _, q in pr):.0f}")
+            print(f"  {d} {e} (n={len(r)}): " + "; ".join(cells))
     print("\nMean over the datasets with 3 seeds (macro): " + "; ".join(
         f"{e} {st.mean(v):.1f} ({len(v)} datasets)" for e, v in overall.items()))
 
