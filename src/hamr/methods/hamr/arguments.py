@@ -43,7 +43,8 @@ class HAMRArguments(ImbalanceArguments):
         "meta_batch_size": at_least_one, "fd_epsilon": positive, "memory_gamma": unit_interval_open_right,
         "memory_eps": positive, "knn_lambda": non_negative, "effective_number_beta": unit_interval_open_right,
         "class_param_lr": positive, "class_param_cap": non_negative, "class_prior_power": non_negative,
-        "hardness_alpha": non_negative, "meta_interval": at_least_one, "knn_k": at_least_one, "lookahead_layers": at_least_one,
+        "hardness_alpha": non_negative, "meta_interval": at_least_one, "knn_k": at_least_one,
+        "lookahead_layers": at_least_one,
         "wnet_hidden": at_least_one, "oversample": positive,
     }
 
@@ -73,7 +74,8 @@ class HAMRArguments(ImbalanceArguments):
         metadata={
             "help": "None: class_residual for NER (wnet if a wnet-only option is set: token_class_weights, "
             "ner_weight_unit=token, wnet_inputs=loss_class, normalise_through_mean, fp16), wnet for classification "
-            "and with faithful | wnet: w = clip(s·n_y^-τ / mean_B(s·n_y^-τ)), s = sigmoid(g_φ(z)) | class_residual: learned per-class "
+            "and with faithful | wnet: w = clip(s·n_y^-τ / mean_B(s·n_y^-τ)), s = sigmoid(g_φ(z)) | class_residual: "
+            "learned per-class "
             "log-weight β and logit offset δ with a per-example residual, w = B·softmax_B(β_y + u_φ(z)), inner loss "
             "Σ w·CE(f(x) + δ, y) (see docs/defaults_history.md)."
         },
@@ -91,7 +93,8 @@ class HAMRArguments(ImbalanceArguments):
         default=None,
         metadata={
             "help": "The meta loss (None: half where the form resolves to class_residual on NER and no "
-            "meta_token_class_weights are set, else plain): plain (mean CE of the meta batch; today) | balanced (mean over classes of the "
+            "meta_token_class_weights are set, else plain): plain (mean CE of the meta batch) | balanced (mean "
+            "over classes of the "
             "class-mean CE; NER: ½ the O tokens' mean CE + ½ the mean over entity tags) | natural (class-mean CEs "
             "weighted by the training prior, NER: the tag prior over labelled tokens) | half (½ balanced + ½ natural)."
         },
@@ -136,7 +139,8 @@ class HAMRArguments(ImbalanceArguments):
     meta_batch_size: int | None = field(default=None, metadata={"help": "Meta batch size (None: the train batch size)."})
     hypergrad_backend: HypergradBackend | None = field(
         default=None,
-        metadata={"help": "None: head_cached for class_residual with lookahead_scope=head, else exact | exact (second order) | finite_difference (first order) | head_cached (the exact hypergradient "
+        metadata={"help": "None: head_cached for class_residual with lookahead_scope=head, else exact | exact "
+                          "(second order) | finite_difference (first order) | head_cached (the exact hypergradient "
                           "over the head alone, from the training forward's cached features; lookahead_scope=head)."}
     )
     fd_epsilon: float = field(default=0.01, metadata={"help": "Finite-difference radius ε/‖v‖ (first-order backend)."})
@@ -173,7 +177,8 @@ class HAMRArguments(ImbalanceArguments):
         self.hardness_stat = HardnessStat.parse(self.hardness_stat)
         self.inner_lr = InnerLR.parse(self.inner_lr)
         self.lookahead_scope = LookaheadScope.parse(self.lookahead_scope)
-        self.hypergrad_backend = None if self.hypergrad_backend is None else HypergradBackend.parse(self.hypergrad_backend)
+        if self.hypergrad_backend is not None:
+            self.hypergrad_backend = HypergradBackend.parse(self.hypergrad_backend)
         self.memory_mode = MemoryMode.parse(self.memory_mode)
         self.wnet_inputs = WNetInputs.parse(self.wnet_inputs)
         self.ner_weight_unit = WeightUnit.parse(self.ner_weight_unit)
