@@ -245,28 +245,28 @@ class HAMRArguments(ImbalanceArguments):
         if backend == HypergradBackend.FINITE_DIFFERENCE:
             raise ValueError("HAMRArguments: weighting_form='class_residual' supports hypergrad_backend 'exact' "
                              f"or 'head_cached', not 'finite_difference'{why}")
-        if self.wnet_inputs != WNetInputs.LOSS:
-            raise ValueError("HAMRArguments: weighting_form='class_residual' reads the class through β; "
-                             f"wnet_inputs must be 'loss'{why}")
-        if self.normalise_through_mean:
-            raise ValueError("HAMRArguments: normalise_through_mean is for weighting_form='wnet' (the softmax "
-                             f"of class_residual has no common scale to detach){why}")
-        if self.token_class_weights != TokenClassWeights.NONE:
-            raise ValueError("HAMRArguments: weighting_form='class_residual' learns the tags' weights (β); "
-                             f"token_class_weights must be 'none'{why}")
-        if self.fp16:
-            raise ValueError("HAMRArguments: weighting_form='class_residual' has no fp16 loss scaling; use bf16 or "
-                             f"fp32{why}")
+        for _, on, refusal in self._wnet_only():
+            if on and refusal:
+                raise ValueError(f"HAMRArguments: {refusal}{why}")
+
+    def _wnet_only(self) -> list[tuple[str, bool, str | None]]:
+        """(option, set here, why class_residual refuses it or None where it is only ignored) for the options
+        only the weight-net form has."""
+        return [
+            ("token_class_weights", self.token_class_weights != TokenClassWeights.NONE,
+             "weighting_form='class_residual' learns the tags' weights (β); token_class_weights must be 'none'"),
+            ("ner_weight_unit", self.ner_weight_unit != WeightUnit.SENTENCE, None),
+            ("wnet_inputs", self.wnet_inputs != WNetInputs.LOSS,
+             "weighting_form='class_residual' reads the class through β; wnet_inputs must be 'loss'"),
+            ("normalise_through_mean", self.normalise_through_mean,
+             "normalise_through_mean is for weighting_form='wnet' (the softmax of class_residual has no common "
+             "scale to detach)"),
+            ("fp16", self.fp16, "weighting_form='class_residual' has no fp16 loss scaling; use bf16 or fp32"),
+        ]
 
     def wnet_only_options(self) -> list[str]:
         """The options set here that only the weight-net form has (then the NER default form is the weight net)."""
-        return [name for name, on in (
-            ("token_class_weights", self.token_class_weights != TokenClassWeights.NONE),
-            ("ner_weight_unit", self.ner_weight_unit != WeightUnit.SENTENCE),
-            ("wnet_inputs", self.wnet_inputs != WNetInputs.LOSS),
-            ("normalise_through_mean", self.normalise_through_mean),
-            ("fp16", self.fp16),
-        ) if on]
+        return [name for name, on, _ in self._wnet_only() if on]
 
     def form_settings(self, task: TaskType) -> dict:
         """The weighting form, meta objective and hypergradient backend a run on ``task`` uses: the fields, or
