@@ -212,8 +212,9 @@ class HAMRTrainer(ImbalanceTrainer):
     def _outside_id(self) -> int | None:
         """The O tag's id, from the model config or, failing that, the data's label names."""
         found = super()._outside_id()
-        if found is None and "O" in self._label_names():
-            return self._label_names().index("O")
+        if found is None:
+            names = self._label_names()
+            return names.index("O") if "O" in names else None
         return found
 
     def _build_class_reweighter(self, args: HAMRArguments):
