@@ -19,7 +19,7 @@ PROTOCOL_KEYS = {
     "name", "description", "notes", "seeds", "settings", "datasets", "dataset_settings", "methods",
     "method_options", "dataset_method_options",
 }
-ENTRY_KEYS = {"name", "method", "options", "settings"}
+ENTRY_KEYS = {"name", "method", "options", "settings", "datasets", "label"}
 #: TrainingArguments fields the harness sets from ``settings`` / the grid: not allowed as options.
 RESERVED_OPTIONS = {
     "output_dir", "method", "seed", "data_seed", "num_train_epochs", "per_device_train_batch_size",
@@ -34,12 +34,16 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Entry:
     """One method entry of a protocol: a name (the results folder), a method, its options and the run settings
-    it overrides (over the protocol's and the dataset's)."""
+    it overrides (over the protocol's and the dataset's); ``datasets``: the protocol's datasets it runs on (None:
+    all of them; e.g. an ablation of a part only one task's HAMR has); ``label``: its row name in the report (a
+    HAMR entry with a label, or with an ablation, is a Table-3 row)."""
 
     name: str
     method: str
     options: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    datasets: Optional[list[str]] = None
+    label: Optional[str] = None
 
     @property
     def ablation(self) -> str | None:
@@ -155,7 +159,8 @@ def _parse_entry(path: str, i: int, raw: Any, methods: list[str]) -> Entry:
     if isinstance(raw, str):
         raw = {"name": raw, "method": raw}
     if not isinstance(raw, dict):
-        raise _fail(path, where, "expected a method name or an object {name, method, options, settings}")
+        raise _fail(path, where, "expected a method name or an object {name, method, options, settings, datasets, "
+                    "label}")
     unknown = sorted(set(raw) - ENTRY_KEYS)
     if unknown:
         raise _fail(path, f"{where}.{unknown[0]}", f"unknown field (expected: {', '.join(sorted(ENTRY_KEYS))})")
@@ -171,7 +176,13 @@ def _parse_entry(path: str, i: int, raw: Any, methods: list[str]) -> Entry:
         raise _fail(path, f"{where}.settings", "expected an object of settings")
     for key, value in settings.items():
         _check_setting(path, f"{where}.settings.{key}", key, value)
-    return Entry(name, method, dict(options), dict(settings))
+    only = raw.get("datasets")
+    if only is not None and (not isinstance(only, list) or not only or not all(isinstance(d, str) for d in only)):
+        raise _fail(path, f"{where}.datasets", f"expected a non-empty list of the protocol's dataset names, found {only!r}")
+    label = raw.get("label")
+    if label is not None and (not isinstance(label, str) or not label.strip()):
+        raise _fail(path, f"{where}.label", f"expected a non-empty string, found {label!r}")
+    return Entry(name, method, dict(options), dict(settings), list(only) if only else None, label)
 
 
 def parse_protocol(raw: Any, path: str = "<protocol>") -> Protocol:
@@ -266,8 +277,43 @@ def parse_protocol(raw: Any, path: str = "<protocol>") -> Protocol:
     notes = raw.get("notes", "")
     if isinstance(notes, list):
         notes = "\n".join(str(n) for n in notes)
-    return Protocol(str(name), path, list(datasets), entries, list(seeds), settings,
-                    {k: dict(v) for k, v in dataset_settings.items()}, method_options, dmo, str(notes), raw, files)
+    protocol = Protocol(str(name), path, list(datasets), entries, list(seeds), settings,
+                        {k: dict(v) for k, v in dataset_settings.items()}, method_options, dmo, str(notes), raw, files)
+    for i, e in enumerate(entries):
+        for d in e.datasets or []:
+            if d not in datasets:
+                raise _fail(path, f"methods[{i}].datasets", f"{d!r} is not a dataset of this protocol "
+                            f"(it has: {', '.join(datasets)})")
+    _check_task_options(protocol)
+    return protocol
+
+
+def dataset_task(protocol: Protocol, dataset: str) -> str:
+    """The task (``classification`` / ``ner``) of one of the protocol's datasets."""
+    from ..data import BENCHMARKS
+
+    return str(protocol.files[dataset]["task"]) if dataset in protocol.files else str(BENCHMARKS[dataset].task)
+
+
+def _check_task_options(protocol: Protocol) -> None:
+    """Each entry's options resolved on the task of each dataset it runs on (HAMR's defaults depend on the task:
+    e.g. ``ablation=without_class_params`` needs the class_residual form, which is NER's default and not
+    classification's), so that a protocol that cannot run fails here rather than after hours of other runs."""
+    from ..methods.settings import current_resolved_settings
+
+    done: set[str] = set()
+    for i, e in enumerate(protocol.entries):
+        for d in e.datasets or protocol.datasets:
+            opts = _options_for(protocol, d, e)
+            key = json.dumps([e.method, opts, dataset_task(protocol, d)], sort_keys=True, default=str)
+            if key in done:
+                continue
+            done.add(key)
+            try:
+                current_resolved_settings(e.method, opts, dataset_task(protocol, d))
+            except ValueError as exc:
+                raise _fail(protocol.path, f"methods[{i}] ({e.name}) on {d} ({dataset_task(protocol, d)})",
+                            f"{exc}; restrict the entry with \"datasets\"") from None
 
 
 def load_protocol(path: str | os.PathLike) -> Protocol:
@@ -317,6 +363,8 @@ def expand_grid(
             settings = {**protocol.settings, **protocol.dataset_settings.get(d, {})}
             for name in names:
                 e = protocol.entry(name)
+                if e.datasets is not None and d not in e.datasets:
+                    continue
                 specs.append(RunSpec(protocol.name, d, e.name, e.method, int(seed), {**settings, **e.settings},
                                      _options_for(protocol, d, e), protocol.files.get(d)))
     return specs

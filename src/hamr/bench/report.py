@@ -240,7 +240,11 @@ def write_report(results_dir: str | os.PathLike, consistency: bool = True) -> Pa
     entries = _ordered((r["method"] for r in records), order_entries)
     info = {r["method"]: {"base_method": r["base_method"], "ablation": r["ablation"]} for r in records}
     hamr = _hamr_entry(info)
-    ablations = [e for e in entries if info[e]["base_method"] == "hamr" and info[e]["ablation"] not in (None, "full")]
+    # an entry's row name (the protocol's "label"); a labelled HAMR variant is a Table-3 row, like an ablation
+    entry_labels = {(e.get("name") or e.get("method")): e["label"] for e in raw.get("methods", [])
+                    if isinstance(e, dict) and e.get("label")}
+    ablations = [e for e in entries if info[e]["base_method"] == "hamr" and e != hamr
+                 and (info[e]["ablation"] not in (None, "full") or e in entry_labels)]
     table2 = [e for e in entries if e not in ablations]
 
     protocol_name = meta.get("name") or (records[0]["protocol"] if records else out.name)
@@ -285,13 +289,16 @@ def write_report(results_dir: str | os.PathLike, consistency: bool = True) -> Pa
     if hamr is None:
         lines += ["not available: no finished full-HAMR runs.", ""]
     else:
-        by_ablation = {info[e]["ablation"]: e for e in reversed(ablations)}
+        by_ablation = {info[e]["ablation"]: e for e in reversed(ablations) if info[e]["ablation"] not in (None, "full")}
         rows_e, labels = [hamr], {hamr: f"HAMR ({hamr})"}
         for abl in ("without_awe", "without_class_params", "without_residual", "without_resampling", "without_knn",
                     "without_all"):
             if abl in by_ablation:
                 rows_e.append(by_ablation[abl])
-                labels[by_ablation[abl]] = f"{ABLATION_LABELS[abl]} ({by_ablation[abl]})"
+        rows_e += [e for e in ablations if e not in rows_e]  # labelled variants (e.g. "+ kNN boost") and repeats
+        for e in rows_e[1:]:
+            name = entry_labels.get(e) or ABLATION_LABELS.get(info[e]["ablation"] or "full", e)
+            labels[e] = f"{name} ({e})"
         if "erm" in entries:
             rows_e.append("erm")
             labels["erm"] = "w/o All = ERM (erm)" if "without_all" not in by_ablation else "ERM (erm), reference"
