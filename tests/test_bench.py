@@ -402,6 +402,11 @@ def test_report_tables(tmp_path, quiet):
     assert "HAMR (hamr)" in table3 and "w/o kNN (hamr_wo_knn)" in table3 and "w/o All = ERM (erm)" in table3
     assert "60.0 ± 0.0" in table3
     assert "w/o learned class parameters (hamr_frozen)" in table3 and "55.0 ± 0.0" in table3
+    pareto = text.split("## Equal training time")[1].split("## Table 3")[0]
+    # Idai19: erm 10 s / 60.0, icf 10 s / 70.0 (n=2), hamr 25 s / 80.0: all three on the front, erm dominated by icf
+    line = next(x for x in pareto.splitlines() if x.startswith("| Idai19 |"))
+    assert "icf (10 s, 70.0), **hamr** (25 s, 80.0)" in line and "erm (" not in line
+    assert "| icf 70.0 (HAMR 80.0, 25 s) |" in line
     fig = text.split("## Figure 2")[1].split("## Table 4")[0]
     assert "| erm | 10.0 | 20.0 | 30.0 | 40.0 | 2 |" in fig
     assert (out / "quartiles.png").stat().st_size > 1000

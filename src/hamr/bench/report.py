@@ -216,6 +216,38 @@ def _overhead_section(agg, datasets: list[str], entries: list[str], records: lis
     return lines
 
 
+def _equal_time_section(agg, datasets: list[str], table2: list[str], hamr: str | None) -> list[str]:
+    """Table 2 at equal training time: per dataset, the Pareto front of mean training seconds against mean test
+    macro-F1 over the Table-2 entries (no other entry both faster and better), and the best entry that trains in
+    no more time than HAMR (report.html draws the same points)."""
+    from ..report.bench_report import pareto_front
+
+    lines = ["## Equal training time: the Pareto front of Table 2", "",
+             "Per dataset, over the Table-2 entries: the entries no other entry beats on both mean training time and "
+             "mean test macro-F1 (fastest first), and the best macro-F1 among the entries that train in at most "
+             "HAMR's mean time. Times are the grid's wall-clock training seconds (see the overhead table; runs "
+             "that shared the machine are slower). report.html draws the points.", ""]
+    rows = []
+    for d in datasets:
+        pts = [(e, agg[(d, e)].mean("train_seconds"), agg[(d, e)].mean("macro_f1")) for e in table2 if (d, e) in agg]
+        pts = [p for p in pts if p[1] is not None and p[2] is not None]
+        if not pts:
+            continue
+        front = [pts[i] for i in pareto_front([(t, f) for _, t, f in pts])]
+        cell = ", ".join(f"{'**' + e + '**' if e == hamr else e} ({t:.0f} s, {100 * f:.1f})" for e, t, f in front)
+        within = "–"
+        h = next((p for p in pts if p[0] == hamr), None)
+        if h is not None:
+            best = max((p for p in pts if p[1] <= h[1] and p[0] != hamr), key=lambda p: p[2], default=None)
+            within = (f"{best[0]} {100 * best[2]:.1f} (HAMR {100 * h[2]:.1f}, {h[1]:.0f} s)" if best
+                      else f"none faster (HAMR {100 * h[2]:.1f}, {h[1]:.0f} s)")
+        rows.append([DATASET_LABELS.get(d, d), cell, within])
+    if not rows:
+        return lines + ["not available: no finished runs.", ""]
+    return lines + md_table(["dataset", "Pareto front: entry (mean train s, macro-F1)",
+                             "best other entry in ≤ HAMR's time"], rows) + [""]
+
+
 def busy(load: dict | None) -> bool:
     """Did a run share the machine? (1-minute load average at its start or end above the cores, +0.5.)"""
     if not load or not load.get("cpus"):
@@ -285,6 +317,8 @@ def write_report(results_dir: str | os.PathLike, consistency: bool = True) -> Pa
             lines += ["Measured earlier on this machine (method.md §10; Idai19, MiniLM, length 64, batch 16, 3 epochs, "
                       "seed 42): plain fine-tuning 38.5 / 78.2, inverse class frequency 58.6 / 74.2.", ""]
 
+    if records:
+        lines += _equal_time_section(agg, datasets, table2, hamr)
     lines += ["## Table 3: ablations", ""]
     if hamr is None:
         lines += ["not available: no finished full-HAMR runs.", ""]
