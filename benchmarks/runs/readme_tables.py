@@ -1,6 +1,7 @@
 """The README's seed-42 method table, regenerated from the committed CPU-grid runs (no figure typed by hand).
 
     python benchmarks/runs/readme_tables.py            # prints the Markdown table and the time ratios
+    python benchmarks/runs/readme_tables.py --grid     # every method x six datasets, mean ± sd over seeds 42-44
 
 Cells: test macro-F1 / micro-F1 (%, one decimal) of seed 42 from ``benchmarks/results/cpu/runs/<dataset>/<method>/
 seed42/metrics.json``; the best value of each column is bold, decided on the unrounded figures (ties at one
@@ -17,7 +18,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "results" / "cpu" / "runs"
-METHODS = ["erm", "dice", "focal", "icf", "effective_number", "balanced_sampler", "lnr", "gbc", "metabalance", "hamr"]
+METHODS = ["erm", "dice", "focal", "icf", "effective_number", "balanced_sampler", "lnr", "gbc", "metabalance",
+           "logit_adjustment", "balanced_softmax", "hamr"]
+DATASETS = [("bionlp", "BioNLP"), ("mit_restaurant", "MIT-R"), ("tweetner7", "TweetNER7"),
+            ("humaid_irma17", "Irma17"), ("humaid_idai19", "Idai19"), ("sst5", "SST-5")]
 COLUMNS = [("humaid_idai19", "Cyclone-Idai19"), ("tweetner7", "TweetNER7 (NER)")]
 
 
@@ -64,6 +68,35 @@ def table(seed: int = 42) -> list[str]:
     return lines
 
 
+def grid_table(key: str = "macro_f1") -> list[str]:
+    """Every method × the six datasets: mean ± sd of the test ``key`` over the seeds finished (n shown when < 3);
+    the best mean of each column bold (decided on the unrounded means)."""
+    cells: dict[tuple[str, str], list[float]] = {}
+    for m in METHODS:
+        for d, _ in DATASETS:
+            cells[(m, d)] = [100 * r["test"][key] for s in (42, 43, 44) if (r := metrics(d, m, s))]
+    best = {d: max((statistics.mean(v) for (m, dd), v in cells.items() if dd == d and v), default=None)
+            for d, _ in DATASETS}
+    lines = ["| method | " + " | ".join(label for _, label in DATASETS) + " |", "|---|" + "---|" * len(DATASETS)]
+    for m in METHODS:
+        row = []
+        for d, _ in DATASETS:
+            v = cells[(m, d)]
+            if not v:
+                row.append("–")
+                continue
+            text = f"{statistics.mean(v):.1f}" + (f" ± {statistics.stdev(v):.1f}" if len(v) > 1 else "")
+            text = f"**{text}**" if statistics.mean(v) >= best[d] - 1e-9 else text
+            row.append(text + (f" (n={len(v)})" if len(v) < 3 else ""))
+        lines.append(f"| `{m}` | " + " | ".join(row) + " |")
+    return lines
+
+
 if __name__ == "__main__":
-    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 42
-    print("\n".join(table(seed)))
+    if len(sys.argv) > 1 and sys.argv[1] == "--grid":  # the 3-seed, six-dataset Table 2 (macro, then micro)
+        for key in ("macro_f1", "micro_f1"):
+            print(f"\n{key}:\n")
+            print("\n".join(grid_table(key)))
+    else:
+        seed = int(sys.argv[1]) if len(sys.argv) > 1 else 42
+        print("\n".join(table(seed)))
