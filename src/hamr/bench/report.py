@@ -216,12 +216,21 @@ def _overhead_section(agg, datasets: list[str], entries: list[str], records: lis
     return lines
 
 
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points (time, score) that no other point dominates (time <= and score >=, one strictly),
+    sorted by time."""
+    front = []
+    for i, (t, s) in enumerate(points):
+        dominated = any((t2 <= t and s2 >= s) and (t2 < t or s2 > s) for j, (t2, s2) in enumerate(points) if j != i)
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: (points[i][0], -points[i][1]))
+
+
 def _equal_time_section(agg, datasets: list[str], table2: list[str], hamr: str | None) -> list[str]:
     """Table 2 at equal training time: per dataset, the Pareto front of mean training seconds against mean test
     macro-F1 over the Table-2 entries (no other entry both faster and better), and the best entry that trains in
     no more time than HAMR (report.html draws the same points)."""
-    from ..report.bench_report import pareto_front
-
     lines = ["## Equal training time: the Pareto front of Table 2", "",
              "Per dataset, over the Table-2 entries: the entries no other entry beats on both mean training time and "
              "mean test macro-F1 (fastest first), and the best macro-F1 among the entries that train in at most "

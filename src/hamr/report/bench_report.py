@@ -15,22 +15,12 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..bench.report import pareto_front
 from . import html as H
 
 __all__ = ["pareto_front", "pareto_figure", "write_bench_html", "BENCH_HTML_FILE"]
 
 BENCH_HTML_FILE = "report.html"
-
-
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
-    """Indices of the points (time, score) that no other point dominates (time <= and score >=, one strictly),
-    sorted by time."""
-    front = []
-    for i, (t, s) in enumerate(points):
-        dominated = any((t2 <= t and s2 >= s) and (t2 < t or s2 > s) for j, (t2, s2) in enumerate(points) if j != i)
-        if not dominated:
-            front.append(i)
-    return sorted(front, key=lambda i: (points[i][0], -points[i][1]))
 
 
 def pareto_data(records: list[dict]) -> dict[str, list[dict[str, Any]]]:
