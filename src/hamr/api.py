@@ -42,7 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .data import DataBundle, DataError, LabelVocab, Split, carve_validation
-from .data.loaders import _check_tags
+from .data.formats.common import _check_tags
 from .enums import Device, Method, TaskType
 
 logger = logging.getLogger(__name__)

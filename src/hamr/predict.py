@@ -35,8 +35,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from .data import DataError
-from .data.loaders import (_column_index, _delimiter_for, _read_lines, iter_json_objects, load_conll,
-                           load_delimited, load_jsonl)
+from .data.formats.common import _read_lines
+from .data.formats.conll import load_conll
+from .data.formats.delimited import _column_index, _delimiter_for, load_delimited
+from .data.formats.jsonl import iter_json_objects, load_jsonl
 from .enums import Device, TaskType
 from .progress import progress
 

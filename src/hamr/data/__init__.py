@@ -1,17 +1,7 @@
 """Loading datasets: file formats, the benchmark registry, label vocabularies and statistics."""
 
-from .loaders import (
-    FORMATS,
-    carve_validation,
-    infer_format,
-    load_conll,
-    load_delimited,
-    load_files,
-    load_hf,
-    load_jsonl,
-    load_ptb_trees,
-    read_split_files,
-)
+from .formats import load_conll, load_delimited, load_hf, load_jsonl, load_ptb_trees
+from .loaders import FORMATS, carve_validation, infer_format, load_files, read_split_files
 from .registry import BENCHMARKS, BenchmarkSpec, list_benchmarks, load_benchmark, resolve_data_root
 from .stats import dataset_stats, format_stats, print_stats
 from .types import (

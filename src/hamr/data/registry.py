@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..enums import TaskType
-from .loaders import carve_validation, load_conll, load_delimited, load_jsonl, load_ptb_trees
+from .formats import load_conll, load_delimited, load_jsonl, load_ptb_trees
+from .loaders import carve_validation
 from .types import DataBundle, DataError, LabelVocab, Split
 
 logger = logging.getLogger(__name__)
