@@ -143,12 +143,14 @@ def _hypergradient(tr, batch, backend):
     return tr.reweighter.hypergradient(features, losses, params, meta_loss_at, 0.5, prior=prior)[0]
 
 
-@pytest.mark.parametrize("form,data_name", [("class_residual", "idai"), ("class_residual", "tweetner"),
-                                            ("wnet", "idai")])
-def test_head_cached_backend_equals_the_exact_backend(form, data_name, tmp_path, tokenizer, request):
+@pytest.mark.parametrize("form,data_name,objective", [
+    ("class_residual", "idai", None), ("class_residual", "tweetner", None), ("wnet", "idai", None),
+    ("class_residual", "idai", "soft_f1"), ("class_residual", "tweetner", "soft_f1")])
+def test_head_cached_backend_equals_the_exact_backend(form, data_name, objective, tmp_path, tokenizer, request):
     data = request.getfixturevalue(data_name)
     tr = _trainer(tmp_path, tokenizer, data, dropout=0.0, weighting_form=form, lookahead_scope="head",
-                  wnet_init_bias=0.1)
+                  wnet_init_bias=0.1, **({"meta_objective": objective} if objective else {}))
+    assert objective is None or tr.meta_objective == objective
     if tr.class_reweighter is not None:  # away from the zero start, so every part has a gradient
         with torch.no_grad():
             tr.class_reweighter.net.fc2.weight.normal_(0, 0.5)

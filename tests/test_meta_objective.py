@@ -58,3 +58,50 @@ def test_bad_configuration_is_refused():
         MetaObjectiveLoss("plain", [1, 2])
     with pytest.raises(ValueError, match="O tag"):
         MetaObjectiveLoss("balanced", [1, 2], ner=True)
+
+
+def test_soft_f1_of_confident_logits_is_one_minus_the_weighted_macro_f1():
+    from sklearn.metrics import f1_score
+
+    y = torch.tensor([0, 0, 0, 1, 1, 2, 2, 0])
+    pred = torch.tensor([0, 1, 0, 1, 0, 2, 0, 0])
+    counts = [70, 20, 10]
+    loss = MetaObjectiveLoss("soft_f1", counts)(50.0 * F.one_hot(pred, 3).float(), y)
+    q = torch.bincount(y, minlength=3).float() / len(y)
+    v = (torch.tensor(counts, dtype=torch.float32) / 100 / q)[y]
+    want = 1 - f1_score(y.numpy(), pred.numpy(), average="macro", sample_weight=v.numpy())
+    assert abs(loss.item() - want) < 1e-4
+    assert abs(loss.item() - (1 - f1_score(y.numpy(), pred.numpy(), average="macro"))) > 1e-3  # the weights act
+
+
+def test_soft_f1_weighs_a_rare_class_false_positive_by_the_training_prior():
+    # a class-balanced batch; one example of the common class predicted as the rare class
+    y, pred = torch.tensor([0, 0, 1, 1]), torch.tensor([1, 0, 1, 1])
+    logits = 50.0 * F.one_hot(pred, 2).float()
+    skewed = MetaObjectiveLoss("soft_f1", [90, 10])(logits, y)
+    even = MetaObjectiveLoss("soft_f1", [50, 50])(logits, y)
+    # by hand: v = 1.8 (class 0), 0.2 (class 1); F1_0 = 3.6 / 5.4, F1_1 = 0.8 / 2.6
+    torch.testing.assert_close(skewed, torch.tensor(1 - (3.6 / 5.4 + 0.8 / 2.6) / 2), atol=1e-4, rtol=0)
+    torch.testing.assert_close(even, torch.tensor(1 - (2 / 3 + 4 / 5) / 2), atol=1e-4, rtol=0)
+    x = torch.zeros(4, 2, requires_grad=True)
+    MetaObjectiveLoss("soft_f1", [90, 10])(x, y).backward()
+    assert x.grad[2, 1] < 0 and x.grad[0, 0] < 0  # raising a unit's true-class logit lowers the loss
+
+
+def test_soft_f1_for_ner_scores_the_entity_tags_and_ignores_padding():
+    torch.manual_seed(2)
+    x = torch.randn(2, 4, 4, requires_grad=True)
+    y = torch.tensor([[0, 1, 2, 0], [0, 3, -100, 0]])
+    obj = MetaObjectiveLoss("soft_f1", [100, 5, 3, 2], outside_id=0, ner=True)
+    loss = obj(x, y)
+    loss.backward()
+    assert 0 < loss.item() < 1 and x.grad[1, 2].abs().sum() == 0
+    # O's own F1 is left out: perfect predictions score 0 ...
+    perfect = 50.0 * F.one_hot(y.clamp_min(0), 4).float()
+    assert obj(perfect, y).item() < 1e-4
+    # ... but an O token half-predicted as entities costs the entity tags precision (its FP, weighted by O's prior)
+    unsure = perfect.clone()
+    unsure[0, 0] = torch.zeros(4)
+    assert obj(unsure, y).item() > 0.3
+    only_o = obj(x, torch.zeros(2, 4).long())
+    torch.testing.assert_close(only_o, F.cross_entropy(x.reshape(-1, 4), torch.zeros(8).long()))

@@ -96,7 +96,9 @@ class HAMRArguments(ImbalanceArguments):
             "meta_token_class_weights are set, else plain): plain (mean CE of the meta batch) | balanced (mean "
             "over classes of the "
             "class-mean CE; NER: ½ the O tokens' mean CE + ½ the mean over entity tags) | natural (class-mean CEs "
-            "weighted by the training prior, NER: the tag prior over labelled tokens) | half (½ balanced + ½ natural)."
+            "weighted by the training prior, NER: the tag prior over labelled tokens) | half (½ balanced + ½ natural) | "
+            "soft_f1 (1 − the batch's soft macro-F1, its units reweighted to the training prior; NER: over the "
+            "entity tags)."
         },
     )
     meta_class_balanced: bool = field(

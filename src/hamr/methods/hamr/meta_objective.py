@@ -7,7 +7,15 @@ units labelled c (over the classes present in the batch):
   the batch has only O tokens or only entity tokens, that half alone);
 - ``natural``: Σ_c π_c m_c / Σ_c π_c with π the training prior (NER: per tag over labelled training tokens),
   the sum over the classes present: an estimate of the natural-distribution risk, the one micro-F1 follows;
-- ``half``: ½ balanced + ½ natural, to protect micro-F1 while still pulling towards the rare classes.
+- ``half``: ½ balanced + ½ natural, to protect micro-F1 while still pulling towards the rare classes;
+- ``soft_f1`` (session 23): 1 − the soft macro-F1 of the batch, the score the runs are judged by. With p the
+  softmax, per class c: TP_c = Σ_i v_i p_ic [y_i = c], FP_c = Σ_i v_i p_ic [y_i ≠ c], FN_c = Σ_i v_i (1 − p_ic)
+  [y_i = c], F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c), averaged over the classes present in the batch (NER: the
+  entity tags present, O left out, as span macro-F1 leaves it out). The unit weights v_i = π_{y_i} / q_{y_i}
+  (π the training prior, q the batch's own class frequencies, normalised to mean 1) make the counts estimates
+  under the natural distribution: a class-balanced meta batch would otherwise overstate the precision of the
+  rare classes, and balanced CE (balanced accuracy) is what over-predicts them (session 21: Idai19's micro-F1
+  fell 19 points). F1 trades a class's precision against its recall as macro-F1 does.
 
 (``plain``, the default, is the unweighted mean CE of the batch: hamr.losses.WeightedCrossEntropy.) Units
 with label -100 are ignored. Each objective is differentiable in the logits.
@@ -74,7 +82,35 @@ class MetaObjectiveLoss(nn.Module):
             return means[present].mean()
         return (p * means).sum() / p.sum()
 
+    def soft_f1(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """1 − soft macro-F1 of the labelled units, reweighted to the training prior (see the module)."""
+        c = logits.shape[-1]
+        mask = labels != -100
+        x, y = logits[mask].float(), labels[mask]
+        p = x.softmax(-1)
+        onehot = F.one_hot(y, c).to(p.dtype)
+        n = onehot.sum(0)
+        present = n > 0
+        prior = self.prior.to(p.device, p.dtype)
+        v = prior[y] / (n[y] / y.numel())
+        v = torch.where(v > 0, v, torch.ones_like(v))  # a class unseen in training: weight 1
+        v = (v / v.mean()).unsqueeze(1)
+        tp = (v * p * onehot).sum(0)
+        fp = (v * p * (1 - onehot)).sum(0)
+        fn = (v * (1 - p) * onehot).sum(0)
+        f1 = 2 * tp / (2 * tp + fp + fn).clamp_min(1e-12)
+        keep = present.clone()
+        if self.ner and self.outside_id is not None:
+            keep[self.outside_id] = False
+        if not keep.any():  # only O tokens (NER): nothing to score but their CE
+            return F.cross_entropy(x, y)
+        return 1.0 - f1[keep].mean()
+
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.kind == MetaObjective.SOFT_F1:
+            if not (labels != -100).any():
+                return logits.sum() * 0.0
+            return self.soft_f1(logits, labels)
         means, present = self.class_means(logits, labels)
         if not present.any():
             return logits.sum() * 0.0
