@@ -84,6 +84,7 @@ def test_meaningless_sizes_are_refused_at_the_cli(tmp_path, args, field):
     (dict(checkpoint_every="epoch", checkpoint_steps=5), "RunConfig.checkpoint_steps is set"),
     (dict(unseen_labels="map"), "map:FILE"),
     (dict(unseen_labels="sometimes"), "UnseenLabels"),
+    (dict(unseen_labels="drop"), "applies to data read from files .*the benchmark 'humaid_idai19' has a fixed"),
 ])
 def test_run_config_validates_sizes(kw, message):
     with pytest.raises(ValueError, match=message):

@@ -96,8 +96,9 @@ def test_checkpoint_resume_and_unseen_labels_come_from_the_file_unless_a_flag_is
     """The file's checkpoint_every, resume and unseen_labels reach the run (they were overwritten by the flags'
     defaults); an explicit flag still wins."""
     path = tmp_path / "run.yaml"
-    path.write_text("dataset: humaid_idai19\nmethod: erm\ncheckpoint_every: steps\ncheckpoint_steps: 7\n"
-                    "unseen_labels: drop\n")
+    # unseen_labels applies to data files (a benchmark has a fixed label set and refuses it)
+    path.write_text(f"train: {tmp_path / 'train.csv'}\ntask: classification\nmethod: erm\ncheckpoint_every: steps\n"
+                    "checkpoint_steps: 7\nunseen_labels: drop\n")
     r = runner.invoke(app, ["train", "--config", str(path)])
     assert r.exit_code == 0, r.output
     config = captured[-1]

@@ -109,6 +109,12 @@ class RunConfig:
             from .data import UnseenLabelPolicy
 
             UnseenLabelPolicy.parse(self.unseen_labels)  # a bad value or a missing map file fails here, early
+            if self.train_file is None:  # it would do nothing: say so rather than ignore it
+                raise ValueError(
+                    f"RunConfig.unseen_labels={self.unseen_labels!r} applies to data read from files (train_file); "
+                    + (f"the benchmark {self.dataset!r} has a fixed label set" if self.dataset is not None
+                       else "an in-memory data bundle has its label vocabulary already")
+                    + ": leave unseen_labels unset (hamr train: drop --unseen-labels)")
 
 
 def _check(ok: bool, name: str, expected: str, value: Any) -> None:
