@@ -180,6 +180,20 @@ def test_training_moves_beta_and_delta_and_logs_them(tmp_path, tokenizer, tweetn
     assert "O" in rec["unit_weights_per_group"] and rec["unit_weights_per_group"]["O"]["n"] > 0
 
 
+def test_soft_f1_training_commits_each_meta_batch_to_the_running_counts(tmp_path, tokenizer, idai):
+    tr = _trainer(tmp_path, tokenizer, idai, meta_objective="soft_f1")
+    assert tr.meta_loss_fn.running.abs().sum() == 0
+    tr.train()
+    assert tr.meta_steps > 0 and tr.meta_loss_fn.running.sum() > 0 and tr.meta_loss_fn._pending is None
+    cr = tr.class_reweighter
+    assert max((cr.beta.detach() - cr.beta_start).abs().max(), cr.delta.detach().abs().max()) > 1e-4
+    # the running counts are part of the checkpointed HAMR state, so a resumed run scores as the run it continues
+    state = tr.hamr_state_dict()
+    other = _trainer(tmp_path / "other", tokenizer, idai, meta_objective="soft_f1")
+    other.load_hamr_state_dict(state)
+    torch.testing.assert_close(other.meta_loss_fn.running, tr.meta_loss_fn.running)
+
+
 def test_class_param_cap_keeps_beta_and_delta_in_a_box_around_their_start(tmp_path, tokenizer, idai):
     """With a large step (class_param_lr 0.5) β and δ run further than 0.05 from their start unbounded; with
     class_param_cap 0.05 every one ends within 0.05, and the cap is reached (it binds)."""

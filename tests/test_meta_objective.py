@@ -105,3 +105,33 @@ def test_soft_f1_for_ner_scores_the_entity_tags_and_ignores_padding():
     assert obj(unsure, y).item() > 0.3
     only_o = obj(x, torch.zeros(2, 4).long())
     torch.testing.assert_close(only_o, F.cross_entropy(x.reshape(-1, 4), torch.zeros(8).long()))
+
+
+def test_soft_f1_scores_a_batch_against_the_decayed_running_counts():
+    counts, y = [70, 20, 10], torch.tensor([0, 0, 1, 2])
+    obj = MetaObjectiveLoss("soft_f1", counts, f1_decay=0.5)
+    torch.manual_seed(3)
+    first = torch.randn(4, 3)
+    obj(first, y)
+    obj.commit()
+    obj.commit()  # nothing pending: a second commit adds nothing
+    v = (torch.tensor(counts, dtype=torch.float32) / 100 / (torch.bincount(y, minlength=3).float() / 4))[y]
+    v = (v / v.mean()).unsqueeze(1)
+
+    def soft_counts(x):
+        p, onehot = x.softmax(-1), F.one_hot(y, 3).float()
+        return torch.stack([(v * p * onehot).sum(0), (v * p * (1 - onehot)).sum(0), (v * (1 - p) * onehot).sum(0)])
+
+    torch.testing.assert_close(obj.running.float(), soft_counts(first))
+    x = torch.randn(4, 3, requires_grad=True)
+    loss = obj(x, y)
+    tp, fp, fn = 0.5 * soft_counts(first) + soft_counts(x)
+    want = 1 - (2 * tp / (2 * tp + fp + fn)).mean()
+    torch.testing.assert_close(loss, want)
+    g, = torch.autograd.grad(loss, x)
+    g_want, = torch.autograd.grad(want, x)
+    torch.testing.assert_close(g, g_want)
+    fresh = MetaObjectiveLoss("soft_f1", counts, f1_decay=0.5)(x, y)
+    assert abs(float(fresh) - float(loss)) > 1e-3  # the running counts change the score
+    with pytest.raises(ValueError, match="f1_decay"):
+        MetaObjectiveLoss("soft_f1", counts, f1_decay=1.0)

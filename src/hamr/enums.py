@@ -124,7 +124,7 @@ class MetaObjective(_StrEnum):
     BALANCED = "balanced"  # mean over classes of the class-mean CE (NER: ½ O, ½ mean over entity tags)
     NATURAL = "natural"  # class-mean CEs weighted by the training class prior (NER: tag prior over labelled tokens)
     HALF = "half"  # ½ balanced + ½ natural
-    SOFT_F1 = "soft_f1"  # 1 − soft macro-F1 of the batch, the units reweighted to the training prior (session 23)
+    SOFT_F1 = "soft_f1"  # 1 − soft macro-F1 on running soft counts, units reweighted to the training prior (session 23)
 
 
 class WNetInputs(_StrEnum):

@@ -97,8 +97,8 @@ class HAMRArguments(ImbalanceArguments):
             "over classes of the "
             "class-mean CE; NER: ½ the O tokens' mean CE + ½ the mean over entity tags) | natural (class-mean CEs "
             "weighted by the training prior, NER: the tag prior over labelled tokens) | half (½ balanced + ½ natural) | "
-            "soft_f1 (1 − the batch's soft macro-F1, its units reweighted to the training prior; NER: over the "
-            "entity tags)."
+            "soft_f1 (1 − the soft macro-F1 of the meta batch's soft counts added to decayed running totals of the "
+            "earlier batches', units reweighted to the training prior; NER: over the entity tags)."
         },
     )
     meta_class_balanced: bool = field(

@@ -505,6 +505,7 @@ class HAMRTrainer(ImbalanceTrainer):
             inner_logits = logits if cached_logits is None else cached_logits
             result = cr.step(z, unit_labels, lambda d: self._unit_losses(inner_logits, labels, d), params,
                              meta_loss_at, self._inner_lr(), grad_hook=self.all_reduce_mean_)
+            self._commit_meta_objective()
             self.meta_steps += 1
             self.log_value("hamr_meta_loss", result.meta_loss)
             self.log_value("hamr_meta_skipped", float(result.skipped))
@@ -535,9 +536,16 @@ class HAMRTrainer(ImbalanceTrainer):
             features, train_loss, params, meta_loss_at, self._inner_lr(), train_loss_at, grad_hook=self.all_reduce_mean_,
             prior=prior,
         )
+        self._commit_meta_objective()
         self.meta_steps += 1
         self.log_value("hamr_meta_loss", result.meta_loss)
         self.log_value("hamr_meta_skipped", float(result.skipped))
+
+    def _commit_meta_objective(self) -> None:
+        """A meta objective with state (soft_f1's running counts) takes in the meta batch just used."""
+        commit = getattr(self.meta_loss_fn, "commit", None)
+        if commit is not None:
+            commit()
 
     # -- end of epoch: kNN refresh, new sampling distribution, diagnostics ------------------------------
     def current_probabilities(self) -> np.ndarray:
@@ -645,6 +653,8 @@ class HAMRTrainer(ImbalanceTrainer):
             "boost": torch.from_numpy(self.boost.copy()),
             "sampler": self.sampler.state_dict(),
             "meta_steps": self.meta_steps,
+            # a meta objective's state (soft_f1's running counts; the prior buffer is rebuilt from the data)
+            "meta_objective": {k: v for k, v in self.meta_loss_fn.state_dict().items() if k == "running"},
         }
 
     def load_hamr_state_dict(self, state: dict[str, Any]) -> None:
@@ -657,6 +667,8 @@ class HAMRTrainer(ImbalanceTrainer):
         self.boost = state["boost"].numpy().astype(np.float64)
         self.sampler.load_state_dict(state["sampler"])
         self.meta_steps = int(state["meta_steps"])
+        if state.get("meta_objective"):  # checkpoints before session 23 have none (their objectives had no state)
+            self.meta_loss_fn.load_state_dict(state["meta_objective"], strict=False)
 
     def _save_extra_checkpoint_state(self, folder: str) -> None:
         super()._save_extra_checkpoint_state(folder)
