@@ -304,15 +304,15 @@ def _check_task_options(protocol: Protocol) -> None:
     done: set[str] = set()
     for i, e in enumerate(protocol.entries):
         for d in e.datasets or protocol.datasets:
-            opts = _options_for(protocol, d, e)
-            key = json.dumps([e.method, opts, dataset_task(protocol, d)], sort_keys=True, default=str)
+            opts, task = _options_for(protocol, d, e), dataset_task(protocol, d)
+            key = json.dumps([e.method, opts, task], sort_keys=True, default=str)
             if key in done:
                 continue
             done.add(key)
             try:
-                current_resolved_settings(e.method, opts, dataset_task(protocol, d))
+                current_resolved_settings(e.method, opts, task)
             except ValueError as exc:
-                raise _fail(protocol.path, f"methods[{i}] ({e.name}) on {d} ({dataset_task(protocol, d)})",
+                raise _fail(protocol.path, f"methods[{i}] ({e.name}) on {d} ({task})",
                             f"{exc}; restrict the entry with \"datasets\"") from None
 
 
