@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..bench.report import pareto_front
+from ..bench.report import aggregate, pareto_front
 from . import html as H
 
 __all__ = ["pareto_front", "pareto_figure", "write_bench_html", "BENCH_HTML_FILE"]
@@ -25,8 +25,6 @@ BENCH_HTML_FILE = "report.html"
 
 def pareto_data(records: list[dict]) -> dict[str, list[dict[str, Any]]]:
     """Per dataset: one point per method entry (mean and sd over seeds of train_seconds and macro_f1)."""
-    from ..bench.report import aggregate
-
     agg = aggregate(records)
     out: dict[str, list[dict[str, Any]]] = {}
     for (dataset, entry), a in agg.items():
