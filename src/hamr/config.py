@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .data.types import DataBundle
-from .enums import CheckpointEvery, Method, TaskType
+from .enums import CheckpointEvery, DecisionOffsets, Method, TaskType
 
 #: Default learning rate per task when a run gives none (method.md §8).
 DEFAULT_LEARNING_RATE = {TaskType.CLASSIFICATION: 4e-5, TaskType.NER: 2e-5}
@@ -48,6 +48,10 @@ class RunConfig:
             of HAMR's meta set and scored apart for every method as metrics.json's ``validation_heldout``; 0
             switches it off (the meta set takes all of it).
         validation_holdout_seed: the seed of that cut.
+        decision_offsets: ``none`` | ``balanced`` | ``half`` | ``macro_f1``: after training, fit per-class logit
+            offsets on the validation rows outside the held-out half (all of validation with the hold-out off)
+            and fold them into the output layer's bias (:mod:`hamr.offsets`; any method). metrics.json keeps
+            the scores without them (``decision_offsets.without``) and every form's held-out score.
         options: further fields of the method's arguments class, by name.
         checkpoint_every: ``none`` (the bench's default) | ``epoch`` | ``steps``: when the Trainer saves a
             complete checkpoint under ``output_dir/trainer``.
@@ -80,6 +84,7 @@ class RunConfig:
     evaluate_each_epoch: bool = True
     validation_holdout: float = 0.5
     validation_holdout_seed: int = 0
+    decision_offsets: DecisionOffsets = DecisionOffsets.NONE
     options: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: CheckpointEvery = CheckpointEvery.NONE
     checkpoint_steps: int | None = None
@@ -89,6 +94,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         self.method = Method.parse(self.method)
         self.checkpoint_every = CheckpointEvery.parse(self.checkpoint_every)
+        self.decision_offsets = DecisionOffsets.parse(self.decision_offsets)
         if self.task is not None:
             self.task = TaskType.parse(self.task)
         if sum(x is not None for x in (self.dataset, self.train_file, self.data)) != 1:
@@ -194,7 +200,7 @@ def run_config_defaults() -> dict[str, Any]:
 
 #: The run settings a bench protocol may set (``settings``, ``dataset_settings``, an entry's ``settings``).
 PROTOCOL_SETTINGS = ("model", "max_length", "epochs", "batch_size", "learning_rate", "limit", "max_train_examples",
-                     "evaluate_each_epoch", "validation_holdout")
+                     "evaluate_each_epoch", "validation_holdout", "decision_offsets")
 
 #: Their defaults, read from :class:`RunConfig` (not restated).
 SETTING_DEFAULTS: dict[str, Any] = {name: run_config_defaults()[name] for name in PROTOCOL_SETTINGS}

@@ -127,6 +127,16 @@ class MetaObjective(_StrEnum):
     SOFT_F1 = "soft_f1"  # 1 − soft macro-F1 on running soft counts, units reweighted to the training prior (session 23)
 
 
+class DecisionOffsets(_StrEnum):
+    """Per-class logit offsets fitted on validation after training and folded into the output bias
+    (:mod:`hamr.offsets`, session 24)."""
+
+    NONE = "none"  # the model's own decisions
+    BALANCED = "balanced"  # minimise class-balanced CE (NER: ½ O, ½ entity tags)
+    HALF = "half"  # ½ balanced + ½ natural-prior CE
+    MACRO_F1 = "macro_f1"  # coordinate search on the fit rows' macro-F1
+
+
 class WNetInputs(_StrEnum):
     """What the weight net reads for an example."""
 

@@ -38,7 +38,7 @@ import torch
 from .config import RUN_CONFIG_FILE, RunConfig, resolve_learning_rate, run_config_record
 from .constants import IGNORE_INDEX
 from .data import DataBundle, DataError, Split, load_benchmark, load_files
-from .enums import CheckpointEvery, TaskType
+from .enums import CheckpointEvery, DecisionOffsets, TaskType
 from .holdout import validation_holdout
 from .methods import get_method, list_methods
 from .methods.arguments import ImbalanceArguments
@@ -50,6 +50,7 @@ from .methods.settings import (  # noqa: F401 - re-exported: the bench and older
     current_resolved_settings,
     relevant_method_settings,
 )
+from .losses import class_counts_from_labels
 from .metrics import classification_metrics, ner_metrics
 from .options import validate_options
 from .run_outputs import (
@@ -248,6 +249,85 @@ def _rows(x, rows: list[int]):
     return np.asarray(x)[rows]
 
 
+def _macro_f1_scorer(task: TaskType, bundle: DataBundle, label_ids, gold_split: Split, word_index):
+    """macro-F1 of shifted logits of fixed rows (the ``macro_f1`` offsets search): classification over every
+    label of the vocabulary (as :func:`~hamr.metrics.classification_metrics`), NER by :func:`evaluate_predictions`."""
+    if task == TaskType.NER:
+        return lambda logits: evaluate_predictions(task, bundle, logits, label_ids, gold_split=gold_split,
+                                                   word_index=word_index)["macro_f1"]
+    y = np.asarray(label_ids)
+    k = len(bundle.vocab.labels)
+
+    def score(logits):
+        cm = np.bincount(y * k + np.asarray(logits).argmax(-1), minlength=k * k).reshape(k, k)
+        tp = np.diag(cm).astype(np.float64)
+        denom = cm.sum(0) + cm.sum(1)
+        return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))
+
+    return score
+
+
+def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trainer, say):
+    """Fit every form of :mod:`hamr.offsets` on the validation rows outside the held-out half, score each on the
+    held-out half, fold ``config.decision_offsets``'s δ into the model; return (record, δ, validation logits
+    before folding)."""
+    from .offsets import fit_offsets, fold_offsets
+
+    task = bundle.task
+    if "validation" not in encoded:
+        raise ValueError("RunConfig.decision_offsets needs a validation split to fit the offsets on (give "
+                         "validation_file, or set decision_offsets=none)")
+    pred = trainer.predict(encoded["validation"], metric_key_prefix="offsets_fit")
+    logits, label_ids = np.asarray(pred.predictions, dtype=np.float64), np.asarray(pred.label_ids)
+    holdout = validation_holdout(config, bundle)
+    fit_rows = holdout.meta_indices if holdout is not None else list(range(len(bundle.validation)))
+    words = encoded["validation"].word_index
+    fit_words = None if words is None else [words[i] for i in fit_rows]
+    fit_split = bundle.validation.subset(fit_rows)
+    labels = list(bundle.vocab.labels)
+    counts = class_counts_from_labels(encoded["train"].label_ids(), len(labels))
+    record: dict[str, Any] = {"form": config.decision_offsets.value, "fit_rows": len(fit_rows),
+                              "fit_on": "validation meta half" if holdout is not None else "validation (all)",
+                              "forms": {}}
+    chosen = None
+    for kind in DecisionOffsets:
+        if kind == DecisionOffsets.NONE:
+            d = np.zeros(len(labels))
+        else:
+            scorer = _macro_f1_scorer(task, bundle, label_ids[fit_rows], fit_split, fit_words)
+            d = fit_offsets(kind, task, logits[fit_rows], label_ids[fit_rows], counts, labels, macro_f1=scorer)
+        entry: dict[str, Any] = {"offsets": {lab: round(float(v), 4) for lab, v in zip(labels, d)}}
+        fit_scores = evaluate_predictions(task, bundle, logits[fit_rows] + d, label_ids[fit_rows],
+                                          gold_split=fit_split, word_index=fit_words)
+        entry["fit_rows"] = {"macro_f1": fit_scores["macro_f1"], "micro_f1": fit_scores["micro_f1"]}
+        if holdout is not None:
+            rows = holdout.heldout_indices
+            held = evaluate_predictions(task, bundle, logits[rows] + d, label_ids[rows],
+                                        gold_split=bundle.validation.subset(rows),
+                                        word_index=None if words is None else [words[i] for i in rows])
+            entry["validation_heldout"] = {k: held[k] for k in ("macro_f1", "micro_f1", "per_class") if k in held}
+        record["forms"][kind.value] = entry
+        if kind == config.decision_offsets:
+            chosen = d
+    assert chosen is not None
+    fold_offsets(trainer.model, chosen)
+    record["offsets"] = record["forms"][config.decision_offsets.value]["offsets"]
+    say(f"decision offsets ({config.decision_offsets.value}, fitted on {len(fit_rows)} validation rows) folded into "
+        "the output bias: " + ", ".join(f"{k} {v:+.2f}" for k, v in record["offsets"].items()))
+    return record, chosen, logits
+
+
+def _check_folded(before: np.ndarray, after, label_ids, delta: np.ndarray) -> None:
+    """The validation logits after folding must be the ones before plus δ (else the layer found was not the
+    output layer)."""
+    mask = np.asarray(label_ids) != IGNORE_INDEX
+    diff = np.abs(np.asarray(after, dtype=np.float64)[mask] - (before[mask] + delta)).max()
+    if not diff < 1e-3:
+        raise RuntimeError(f"decision offsets: after folding them into the output bias the logits moved by up to "
+                           f"{diff:.3g} more than the offsets; the model's last nn.Linear(..., num_labels) is not "
+                           "its output layer. Set decision_offsets=none")
+
+
 def train_with_method(ctx: RunContext):
     """Train ``ctx`` with its method's registered ``train_fn``; return the trained Trainer."""
     return get_method(ctx.config.method).train_fn(ctx)
@@ -408,9 +488,21 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
     }
     if bundle.unseen_report:
         result["unseen_labels"] = bundle.unseen_report
+    delta = before_offsets = None
+    if config.decision_offsets != DecisionOffsets.NONE:
+        result["decision_offsets"], delta, before_offsets = _decision_offsets(config, bundle, encoded, trainer, say)
+        without: dict[str, Any] = {}
+        result["decision_offsets"]["without"] = without
     for name in ("validation", "test"):
         if name in encoded:
             pred = trainer.predict(encoded[name], metric_key_prefix=name)
+            if delta is not None:  # the offsets are in the output bias now: check, and score without them too
+                if name == "validation":
+                    _check_folded(before_offsets, pred.predictions, pred.label_ids, delta)
+                plain = np.asarray(pred.predictions) - delta
+                without[name] = evaluate_predictions(task, bundle, plain, pred.label_ids,
+                                                     gold_split=bundle.splits()[name],
+                                                     word_index=encoded[name].word_index)
             result[name] = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids,
                                                 gold_split=bundle.splits()[name],
                                                 word_index=encoded[name].word_index)
