@@ -15,7 +15,7 @@ FLOORS = [
     ["hamr.metrics", "hamr.tasks", "hamr.losses", "hamr.ddp", "hamr.weighting", "hamr.resampling",
      "hamr.embeddings", "hamr.diagnostics"],
     ["hamr.methods"],
-    ["hamr.pipeline", "hamr.evaluation", "hamr.predict", "hamr.modelcard"],
+    ["hamr.pipeline", "hamr.evaluation", "hamr.predict", "hamr.modelcard", "hamr.offsets"],
     ["hamr.bench", "hamr.compare", "hamr.report", "hamr.api", "hamr.config_file"],
     ["hamr.cli"],
 ]

@@ -285,6 +285,7 @@ def fit(
     seed: int = 42,
     max_train_examples: int | None = None,
     validation_size: float | int = 0.1,
+    decision_offsets: str = "none",
     output_dir: str | Path | None = None,
     name: str = "in_memory",
     device: Device | str = Device.AUTO,
@@ -296,7 +297,9 @@ def fit(
     ``train`` / ``validation`` / ``test``: see the module docstring. ``model``: a Hugging Face model name or
     folder (default: the packaged all-MiniLM-L6-v2). ``method_options``: any field of
     :class:`~hamr.HAMRArguments` (HAMR) or :class:`~hamr.ImbalanceArguments` (the other methods), e.g.
-    ``lookahead_scope="last_k"``. ``output_dir``: where the run's files go (model, model card, metrics.json,
+    ``lookahead_scope="last_k"``. ``decision_offsets``: ``none`` | ``balanced`` | ``half`` | ``macro_f1``, per-class
+    logit offsets fitted on half the validation data after training and folded into the model
+    (:mod:`hamr.offsets`). ``output_dir``: where the run's files go (model, model card, metrics.json,
     predictions); None trains in a temporary folder that is removed once the model is loaded. ``device`` and
     ``quiet`` are for prediction with the returned model.
     """
@@ -330,7 +333,7 @@ def fit(
         config = RunConfig(data=bundle, method=method, model=model, epochs=epochs, batch_size=batch_size,
                            learning_rate=learning_rate, max_length=max_length, seed=seed,
                            max_train_examples=max_train_examples, output_dir=str(out), save_model=True,
-                           options=dict(method_options))
+                           decision_offsets=decision_offsets, options=dict(method_options))
         result = run(config)
         if label_values:
             from .modelcard import read_model_info, write_model_info

@@ -16,7 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from .config import run_config_defaults
-from .enums import CheckpointEvery, Device, Method, ReportTo, TaskType
+from .enums import CheckpointEvery, DecisionOffsets, Device, Method, ReportTo, TaskType
 
 _DEFAULTS = run_config_defaults()
 
@@ -181,6 +181,10 @@ def train(
         "until the run finishes), none for lnr, gbc and metabalance, which cannot resume."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run of --output-dir from its "
                                 "latest complete checkpoint (same settings as that run)."),
+    decision_offsets: DecisionOffsets = typer.Option(
+        DecisionOffsets.NONE, help="After training, fit per-class logit offsets on the validation half outside the "
+        "held-out half and fold them into the model's output bias: balanced | half (CE fits) | macro_f1 (a "
+        "search on macro-F1) | none. metrics.json keeps the scores without them."),
     unseen_labels: str = typer.Option(
         "error", help="Validation/test labels missing from training: error (list them) | drop (score without "
         "those examples, reported) | map:FILE (two columns: unseen label, known label)."),
@@ -211,6 +215,7 @@ def train(
         output_dir=str(output_dir),
         save_model=save_model,
     )
+    config_kwargs.update(decision_offsets=decision_offsets)
     config_kwargs.update(resume=resume, unseen_labels=None if unseen_labels == "error" else unseen_labels)
     if checkpoint_every is not None:
         every, steps = parse_checkpoint_every(checkpoint_every)

@@ -305,7 +305,8 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
             held = evaluate_predictions(task, bundle, logits[rows] + d, label_ids[rows],
                                         gold_split=bundle.validation.subset(rows),
                                         word_index=None if words is None else [words[i] for i in rows])
-            entry["validation_heldout"] = {k: held[k] for k in ("macro_f1", "micro_f1", "per_class", "per_type") if k in held}
+            keep = ("macro_f1", "micro_f1", "per_class", "per_type")
+            entry["validation_heldout"] = {k: held[k] for k in keep if k in held}
         record["forms"][kind.value] = entry
         if kind == config.decision_offsets:
             chosen = d
