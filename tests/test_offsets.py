@@ -140,6 +140,8 @@ def test_pipeline_fits_on_the_meta_half_folds_and_keeps_the_plain_scores(dataset
     got = output_layer(saved, len(delta)).bias.detach().numpy()
     assert np.allclose(got - biases["before"], delta, atol=1e-4)
     assert json.loads((tmp_path / "metrics.json").read_text())["decision_offsets"]["offsets"] == rec["offsets"]
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "decision offsets (`balanced`)" in card and "test macro-F1 without them" in card
 
 
 def test_decision_offsets_setting_is_validated():

@@ -191,6 +191,14 @@ def model_card(result: dict[str, Any], bundle: DataBundle) -> str:
         lines.append("- method settings: " + ", ".join(f"`{k}={v}`" for k, v in sorted(relevant.items())))
     if resolved:
         lines.append("- resolved for this task: " + ", ".join(f"`{k}={v}`" for k, v in sorted(resolved.items())))
+    offsets = result.get("decision_offsets")
+    if offsets:
+        plain = (offsets.get("without") or {}).get("test")
+        lines.append(f"- decision offsets (`{offsets['form']}`), fitted after training on {offsets['fit_rows']} rows of "
+                     f"the {offsets['fit_on']} and folded into the output layer's bias (the saved model predicts "
+                     "with them): " + ", ".join(f"`{k}` {v:+.2f}" for k, v in offsets["offsets"].items())
+                     + (f"; test macro-F1 without them {100 * plain['macro_f1']:.1f}, micro-F1 "
+                        f"{100 * plain['micro_f1']:.1f}" if plain else ""))
     lines += ["", "## Data", "", "Split sizes: " + ", ".join(f"{k} {v}" for k, v in sizes.items()), ""]
     lines += _class_counts_table(bundle)
     lines += ["", "## Results", ""]
