@@ -663,6 +663,33 @@ def test_the_validation_holdout_is_a_protocol_setting_and_old_runs_count_as_hold
         load_protocol(_write(tmp_path, raw, "bad.json"))
 
 
+def test_decision_offsets_is_a_protocol_setting_and_old_runs_count_as_none(tmp_path):
+    """decision_offsets (session 24) changes every score, so a protocol states it (default none). A finished run
+    that did not record it counts as none (the setting did not exist), unless its metrics.json names a form."""
+    first = load_protocol(_write(tmp_path, _protocol(seeds=[1]), "p.json"))
+    assert first.settings["decision_offsets"] == "none"
+    specs = expand_grid(first, only_datasets=["humaid_idai19"], only_methods=["erm"])
+    out = tmp_path / "r"
+    run_grid(first, out, specs, runner=fake_runner({("humaid_idai19", "erm", 1): (0.5,)}))
+    done = specs[0].folder(out) / "done.json"
+    record = json.loads(done.read_text())
+    del record["settings"]["decision_offsets"]  # as a run from before the setting existed
+    done.write_text(json.dumps(record))
+    bench.check_finished_runs(specs, out)  # counts as none: current
+    raw = _protocol(seeds=[1])
+    raw["settings"]["decision_offsets"] = "macro_f1"
+    fitted = load_protocol(_write(tmp_path, raw, "p1.json"))
+    specs1 = expand_grid(fitted, only_datasets=["humaid_idai19"], only_methods=["erm"])
+    with pytest.raises(ProtocolError, match=r"decision_offsets 'none' -> 'macro_f1'"):
+        bench.check_finished_runs(specs1, out)
+    metrics = specs[0].folder(out) / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "decision_offsets": {"form": "macro_f1"}}))
+    bench.check_finished_runs(specs1, out)  # its metrics.json says which form it fitted
+    raw["settings"]["decision_offsets"] = "sometimes"
+    with pytest.raises(ProtocolError, match="decision_offsets"):
+        load_protocol(_write(tmp_path, raw, "bad.json"))
+
+
 def test_a_finished_run_whose_method_defaults_changed_since_is_refused(tmp_path):
     """A library default the method reads (HAMR's oversample here) changed after the run: skipping it would
     mix two versions of the method in one report. A default only another method reads (Dice's smoothing, for

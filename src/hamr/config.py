@@ -203,7 +203,7 @@ PROTOCOL_SETTINGS = ("model", "max_length", "epochs", "batch_size", "learning_ra
                      "evaluate_each_epoch", "validation_holdout", "decision_offsets")
 
 #: Their defaults, read from :class:`RunConfig` (not restated).
-SETTING_DEFAULTS: dict[str, Any] = {name: run_config_defaults()[name] for name in PROTOCOL_SETTINGS}
+SETTING_DEFAULTS: dict[str, Any] = {name: _plain(run_config_defaults()[name]) for name in PROTOCOL_SETTINGS}
 
 
 def resolve_learning_rate(learning_rate: float | None, task: TaskType | str) -> float:

@@ -192,6 +192,8 @@ def check_finished_runs(specs: Sequence[RunSpec], out: str | os.PathLike) -> Non
         if "validation_holdout" not in recorded:  # a run from before the setting was a protocol setting
             # its hold-out from metrics.json: without a validation_holdout block it held nothing out (pre-issue 22)
             recorded["validation_holdout"] = float((metrics.get("validation_holdout") or {}).get("fraction", 0.0))
+        if "decision_offsets" not in recorded:  # a run from before session 24: none, unless its metrics say so
+            recorded["decision_offsets"] = (metrics.get("decision_offsets") or {}).get("form", "none")
         diff = [f"{k} {recorded.get(k)!r} -> {v!r}" for k, v in spec.settings.items() if recorded.get(k) != v]
         if done.get("options", {}) != spec.options:
             diff.append(f"options {done.get('options')!r} -> {spec.options!r}")

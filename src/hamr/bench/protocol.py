@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from ..config import SETTING_DEFAULTS
+from ..enums import DecisionOffsets
 from ..options import OptionError, validate_options
 
 DEFAULT_SEEDS = [42, 43, 44]
@@ -139,6 +140,8 @@ def _check_setting(path: str, where: str, key: str, value: Any) -> None:
         ok = isinstance(value, bool)
     elif key == "validation_holdout":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+    elif key == "decision_offsets":
+        ok = isinstance(value, str) and value in {m.value for m in DecisionOffsets}
     if not ok:
         raise _fail(path, where, f"invalid value {value!r} for setting {key!r}")
 
