@@ -277,6 +277,7 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
     if "validation" not in encoded:
         raise ValueError("RunConfig.decision_offsets needs a validation split to fit the offsets on (give "
                          "validation_file, or set decision_offsets=none)")
+    t0 = time.perf_counter()
     pred = trainer.predict(encoded["validation"], metric_key_prefix="offsets_fit")
     logits, label_ids = np.asarray(pred.predictions, dtype=np.float64), np.asarray(pred.label_ids)
     holdout = validation_holdout(config, bundle)
@@ -312,6 +313,7 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
             chosen = d
     assert chosen is not None
     fold_offsets(trainer.model, chosen)
+    record["seconds"] = round(time.perf_counter() - t0, 2)  # the validation pass and all four fits
     record["offsets"] = record["forms"][config.decision_offsets.value]["offsets"]
     say(f"decision offsets ({config.decision_offsets.value}, fitted on {len(fit_rows)} validation rows) folded into "
         "the output bias: " + ", ".join(f"{k} {v:+.2f}" for k, v in record["offsets"].items()))
