@@ -68,6 +68,29 @@ def test_the_choice_reads_validation_only(data, tmp_path):
     assert len(calls) == 3 and again.counts["skipped"] == 3  # resumed: nothing re-run
 
 
+def test_the_choice_reads_the_heldout_half_when_the_runs_have_one(data, tmp_path):
+    """HAMR's meta set (and the decision offsets' fit) saw the other half of validation: with a held-out half
+    the choice reads it, not the whole split, and says so."""
+    calls: list = []
+    values = {("erm", 42): ((0.50, 0.80), (0.5, 0.8)), ("hamr", 42): ((0.60, 0.80), (0.5, 0.8))}
+
+    def run(spec, folder: Path) -> int:
+        m = _metrics(*values[(spec.entry, spec.seed)])
+        held = {"erm": (0.52, 0.8), "hamr": (0.48, 0.8)}[spec.entry]  # optimistic whole split for hamr
+        m["validation_heldout"] = {"macro_f1": held[0], "micro_f1": held[1], "per_class": {}}
+        (folder / "metrics.json").write_text(json.dumps(m))
+        calls.append(spec.entry)
+        return 0
+
+    comp = run_compare(data, "erm,hamr", out=tmp_path / "out", runner=run, out_console=QUIET)
+    assert comp.choice_split == "validation_heldout" and comp.best == "erm" and "52.0" in comp.reason
+    buf = Console(file=__import__("io").StringIO(), width=200)
+    from hamr.compare import print_comparison
+
+    print_comparison(comp, buf)
+    assert "validation, held-out half" in buf.file.getvalue()
+
+
 def test_ties_go_to_micro_then_time():
     from hamr.compare import MethodResult
 

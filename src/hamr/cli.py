@@ -481,6 +481,9 @@ def compare(
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="Default 4e-5 classification, 2e-5 NER."),
     max_train_examples: Optional[int] = typer.Option(None, min=1, help="Train every run on a seeded random sample "
                                                      "of N training examples (validation and test stay whole)."),
+    decision_offsets: DecisionOffsets = typer.Option(
+        DecisionOffsets.NONE, help="Every run fits per-class logit offsets on half the validation data (as `hamr "
+        "train --decision-offsets`); the choice reads the other half."),
 ) -> None:
     """Run several methods on your data (through the bench: resumable, one folder per run) and recommend one,
     chosen on validation only; test figures, if a test file is given, come after the choice."""
@@ -498,7 +501,7 @@ def compare(
         # the choice reads each run's final validation scores: a validation pass after every epoch is not needed
         settings = {"model": model, "max_length": max_length, "epochs": epochs, "batch_size": batch_size,
                     "learning_rate": learning_rate, "max_train_examples": max_train_examples,
-                    "evaluate_each_epoch": False}
+                    "evaluate_each_epoch": False, "decision_offsets": decision_offsets.value}
         import signal
 
         from .bench.grid import sigterm_to_exit

@@ -6,7 +6,10 @@ The runs go through the benchmark harness (:mod:`hamr.bench`): a protocol with o
 finished run (``done.json``) is skipped when the command is repeated, and progress lines show the ETA.
 
 The choice reads **validation only**: the highest mean validation macro-F1 over the seeds; ties (equal to 0.1
-point) go to the higher mean micro-F1, then to the shorter training time. Test figures, when a test file is
+point) go to the higher mean micro-F1, then to the shorter training time. The validation figure is the
+**held-out half** (``validation_heldout``, :mod:`hamr.holdout`) when the runs have one (the default): HAMR's and
+MetaBalance's meta sets and the decision offsets' fit (``decision_offsets``) saw the other half, so the whole
+split would favour them (session 24; before, the choice read the whole split). Test figures, when a test file is
 given, are printed afterwards in a separate table and never enter the choice.
 
 ``budget_minutes``: runs go in order (ERM first, then the methods as listed; seed-major), each estimated with
@@ -113,6 +116,7 @@ class Comparison:
     best: str | None
     reason: str
     counts: dict[str, int] = field(default_factory=dict)
+    choice_split: str = "validation"  # validation_heldout when the runs scored a held-out half
 
 
 def _per_class(split_metrics: dict) -> dict[str, dict]:
@@ -225,11 +229,16 @@ def run_compare(
         if (spec.folder(out) / DONE).exists() and mp.exists():
             rarest = rarest_classes(json.loads(mp.read_text()))
             break
-    validation = collect(out, specs, "validation", rarest)
+    choice_split = "validation_heldout"
+    validation = collect(out, specs, choice_split, rarest)
+    if not validation:  # the hold-out was off (settings validation_holdout 0): the whole split
+        choice_split = "validation"
+        validation = collect(out, specs, choice_split, rarest)
     test = collect(out, specs, "test", rarest)
     skipped = [f"{s.entry} seed{s.seed}" for s in specs if not (s.folder(out) / DONE).exists()]
     best, reason = choose(validation)
-    return Comparison(out, data.name, methods, seed_list, rarest, validation, test, skipped, best, reason, counts)
+    return Comparison(out, data.name, methods, seed_list, rarest, validation, test, skipped, best, reason, counts,
+                      choice_split)
 
 
 def _table(title: str, comp: Comparison, results: dict[str, MethodResult], best: str | None) -> Table:
@@ -256,7 +265,8 @@ def _table(title: str, comp: Comparison, results: dict[str, MethodResult], best:
 
 def print_comparison(comp: Comparison, console: Console) -> None:
     """The validation table with the recommendation, then (apart, after the choice) the test table."""
-    console.print(_table(f"{comp.dataset}: validation (the choice is made here; rarest training classes: "
+    where = "validation, held-out half" if comp.choice_split == "validation_heldout" else "validation"
+    console.print(_table(f"{comp.dataset}: {where} (the choice is made here; rarest training classes: "
                          f"{', '.join(comp.rarest) or '-'})", comp, comp.validation, comp.best))
     if comp.best:
         console.print(f"[bold]recommended: {comp.best}[/bold] — {comp.reason}")
