@@ -149,3 +149,19 @@ def test_decision_offsets_setting_is_validated():
 
     with pytest.raises(ValueError, match="DecisionOffsets"):
         RunConfig(dataset="sst5", decision_offsets="sometimes")
+
+
+def test_hamr_train_prints_the_scores_without_the_offsets(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import hamr.cli as cli
+
+    buf = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=buf, width=200))
+    split = {"macro_f1": 0.5, "micro_f1": 0.6, "per_class": {}}
+    cli._print_metrics({"test": split, "decision_offsets": {"form": "macro_f1", "without": {
+        "test": {"macro_f1": 0.4, "micro_f1": 0.61}}}})
+    out = buf.getvalue()
+    assert "macro-F1 50.0" in out and "without them: macro-F1 40.0 · micro-F1 61.0" in out

@@ -140,6 +140,11 @@ def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
     if "seconds_per_epoch" in result:
         line += f" · {result['seconds_per_epoch']:.0f} s/epoch · peak {result.get('peak_memory_mb', 0):.0f} MB"
     console.print(line)
+    offsets = result.get("decision_offsets")
+    plain = ((offsets or {}).get("without") or {}).get(split)
+    if plain:
+        console.print(f"with decision offsets ({offsets['form']}, in the saved model); without them: macro-F1 "
+                      f"{100 * plain['macro_f1']:.1f} · micro-F1 {100 * plain['micro_f1']:.1f}")
 
 
 @app.command()
