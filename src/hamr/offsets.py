@@ -134,12 +134,14 @@ def fit_offsets(kind: DecisionOffsets | str, task: TaskType, logits: np.ndarray,
 
 
 def output_layer(model: nn.Module, num_labels: int) -> nn.Linear:
-    """The model's output layer: the last ``nn.Linear`` (in module order) with ``num_labels`` outputs and a bias."""
-    found = [m for _, m in model.named_modules() if isinstance(m, nn.Linear) and m.out_features == num_labels]
-    if not found or found[-1].bias is None:
-        raise ValueError(f"decision offsets: {type(model).__name__} has no output layer nn.Linear(..., {num_labels}) "
-                         "with a bias to fold the offsets into; set decision_offsets=none")
-    return found[-1]
+    """The model's output layer, as post-hoc logit adjustment finds it (the last ``nn.Linear`` with ``num_labels``
+    outputs; it must have a bias)."""
+    from .methods.logit_adjustment.posthoc import output_layer as _find
+
+    try:
+        return _find(model, num_labels)
+    except ValueError as exc:
+        raise ValueError(f"decision offsets: {type(model).__name__}: {exc}; set decision_offsets=none") from None
 
 
 @torch.no_grad()
