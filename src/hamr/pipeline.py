@@ -291,11 +291,11 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
                               "fit_on": "validation meta half" if holdout is not None else "validation (all)",
                               "forms": {}}
     chosen = None
+    scorer = _macro_f1_scorer(task, bundle, label_ids[fit_rows], fit_split, fit_words)
     for kind in DecisionOffsets:
         if kind == DecisionOffsets.NONE:
             d = np.zeros(len(labels))
         else:
-            scorer = _macro_f1_scorer(task, bundle, label_ids[fit_rows], fit_split, fit_words)
             d = fit_offsets(kind, task, logits[fit_rows], label_ids[fit_rows], counts, labels, macro_f1=scorer)
         entry: dict[str, Any] = {"offsets": {lab: round(float(v), 4) for lab, v in zip(labels, d)}}
         fit_scores = evaluate_predictions(task, bundle, logits[fit_rows] + d, label_ids[fit_rows],
