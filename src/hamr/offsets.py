@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .constants import IGNORE_INDEX
 from .enums import DecisionOffsets, TaskType
 
 __all__ = ["GRID", "L2", "MIN_GAIN", "fit_offsets", "fold_offsets", "output_layer"]
@@ -115,7 +116,7 @@ def fit_offsets(kind: DecisionOffsets | str, task: TaskType, logits: np.ndarray,
     outside_id = label_names.index("O") if ner and "O" in label_names else None
     if ner and outside_id is None:
         raise ValueError("decision offsets for NER need an 'O' tag among the labels")
-    mask = label_ids != -100
+    mask = label_ids != IGNORE_INDEX
     if not mask.any():
         raise ValueError("fit_offsets: no labelled unit to fit on")
     if kind in (DecisionOffsets.BALANCED, DecisionOffsets.HALF):

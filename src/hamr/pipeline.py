@@ -250,21 +250,10 @@ def _rows(x, rows: list[int]):
 
 
 def _macro_f1_scorer(task: TaskType, bundle: DataBundle, label_ids, gold_split: Split, word_index):
-    """macro-F1 of shifted logits of fixed rows (the ``macro_f1`` offsets search): classification over every
-    label of the vocabulary (as :func:`~hamr.metrics.classification_metrics`), NER by :func:`evaluate_predictions`."""
-    if task == TaskType.NER:
-        return lambda logits: evaluate_predictions(task, bundle, logits, label_ids, gold_split=gold_split,
-                                                   word_index=word_index)["macro_f1"]
-    y = np.asarray(label_ids)
-    k = len(bundle.vocab.labels)
-
-    def score(logits):
-        cm = np.bincount(y * k + np.asarray(logits).argmax(-1), minlength=k * k).reshape(k, k)
-        tp = np.diag(cm).astype(np.float64)
-        denom = cm.sum(0) + cm.sum(1)
-        return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))
-
-    return score
+    """macro-F1 of shifted logits of fixed rows (the ``macro_f1`` offsets search), by :func:`evaluate_predictions`:
+    the same definition every score of the run uses."""
+    return lambda logits: evaluate_predictions(task, bundle, logits, label_ids, gold_split=gold_split,
+                                               word_index=word_index)["macro_f1"]
 
 
 def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trainer, say):
