@@ -554,6 +554,8 @@ def test_cli_dry_run_and_errors(tmp_path):
     bad = _write(tmp_path, _protocol(methods=["erm", "magic"]), "bad.json")
     res = runner.invoke(app, ["bench", "run", str(bad), "--dry-run"])
     assert res.exit_code == 2 and "methods[1].method" in res.output
+    res = runner.invoke(app, ["bench", "run", str(CONFIGS / "smoke.json"), "--seeds", "42,x", "--dry-run"])
+    assert res.exit_code == 2 and "--seeds: expected whole numbers, got 'x'" in res.output
 
 
 def test_jobs_run_side_by_side_and_each_finished_run_is_saved(tmp_path, quiet):

@@ -14,6 +14,7 @@ from hamr import pipeline
 from hamr.cli import app
 from hamr.data import DataBundle, DataError, Split, UnseenLabelsError, load_files
 from hamr.enums import CheckpointEvery, TaskType
+from hamr.errors import InputError, SettingError
 from hamr.run_outputs import (
     CHECKPOINT_MARKER,
     RUN_OUTPUTS,
@@ -87,7 +88,7 @@ def test_meaningless_sizes_are_refused_at_the_cli(tmp_path, args, field):
     (dict(unseen_labels="drop"), "applies to data read from files .*the benchmark 'humaid_idai19' has a fixed"),
 ])
 def test_run_config_validates_sizes(kw, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         pipeline.RunConfig(dataset="humaid_idai19", **kw)
 
 
@@ -104,7 +105,7 @@ def test_run_config_validates_sizes(kw, message):
     (HAMRArguments, dict(memory_gamma=1.5), r"HAMRArguments.memory_gamma must be in \[0, 1\)"),
 ])
 def test_method_arguments_validate_sizes(tmp_path, cls, kw, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SettingError, match=message):
         cls(output_dir=str(tmp_path), report_to=[], use_cpu=True, **kw)
 
 
@@ -148,6 +149,33 @@ def test_data_errors_are_one_line_and_debug_shows_the_traceback(tmp_path):
     assert r.exit_code == 2 and "missing.tsv" in first_error_line(r)
     r = runner.invoke(app, ["train", "--dataset", "no_such_benchmark"])
     assert r.exit_code == 2 and first_error_line(r).startswith("error: unknown benchmark 'no_such_benchmark'")
+
+
+def test_hamr_error_classes_are_input_errors():
+    """Every error a user can cause is an InputError (the CLI's one-line exit 2), and still a ValueError."""
+    from hamr.bench.protocol import ProtocolError
+    from hamr.compare import CompareError
+    from hamr.config_file import ConfigError
+    from hamr.options import OptionError
+    from hamr.predict import ModelDirError
+
+    for cls in (DataError, UnseenLabelsError, OptionError, ProtocolError, CompareError, ConfigError, ModelDirError,
+                SettingError):
+        assert issubclass(cls, InputError) and issubclass(cls, ValueError), cls
+
+
+def test_a_plain_error_inside_a_run_is_a_bug_not_an_input_error(tmp_path, monkeypatch):
+    """A ValueError that is not an InputError (say, from torch or a bug in hamr) is not reported as bad input:
+    exit code 1, a line saying so, and the exception itself (its traceback) rather than a one-line message."""
+    def broken_run(config, say=print):
+        raise ValueError("shapes (3,) and (4,) not aligned")
+
+    monkeypatch.setattr(pipeline, "run", broken_run)
+    r = runner.invoke(app, ["train", "--dataset", "humaid_idai19", "--limit", "8", "--output-dir", str(tmp_path / "o")])
+    assert r.exit_code == 1, r.output
+    assert "unexpected ValueError" in first_error_line(r) and "report it" in first_error_line(r)
+    assert isinstance(r.exception, ValueError) and not isinstance(r.exception, InputError)
+    assert "error: shapes" not in r.output  # not dressed up as an input error
 
 
 # ------------------------------------------------------------------------------- item 10: unseen labels

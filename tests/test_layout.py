@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "src" / "hamr"
 
 FLOORS = [
-    ["hamr.constants", "hamr.version", "hamr.enums", "hamr.progress", "hamr.run_outputs"],
+    ["hamr.constants", "hamr.version", "hamr.enums", "hamr.errors", "hamr.progress", "hamr.run_outputs"],
     ["hamr.data", "hamr.options", "hamr.config", "hamr.holdout", "hamr.metaset"],
     ["hamr.metrics", "hamr.tasks", "hamr.losses", "hamr.ddp", "hamr.weighting", "hamr.resampling",
      "hamr.embeddings", "hamr.diagnostics"],

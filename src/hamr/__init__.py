@@ -25,7 +25,7 @@ from .enums import (
     WeightingForm,
     WNetInputs,
 )
-
+from .errors import InputError, SettingError
 from .version import __version__  # noqa: E402
 
 _LAZY = {
@@ -90,6 +90,7 @@ __all__ = [
     "HardnessStat",
     "HypergradBackend",
     "InnerLR",
+    "InputError",
     "LabelVocab",
     "LogitAdjustmentForm",
     "MetaObjective",
@@ -97,6 +98,7 @@ __all__ = [
     "LookaheadScope",
     "MemoryMode",
     "Method",
+    "SettingError",
     "Split",
     "TaskType",
     "TokenClassWeights",

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from .config import run_config_defaults
 from .enums import CheckpointEvery, DecisionOffsets, Device, Method, ReportTo, TaskType
+from .errors import InputError
 
 _DEFAULTS = run_config_defaults()
 
@@ -27,11 +28,12 @@ EXIT_INTERRUPTED = 130
 
 
 def expected_error_types() -> tuple[type[BaseException], ...]:
-    """Errors that are the input's fault: one or two lines and exit code 2, a traceback only with --debug."""
-    from .data import DataError
+    """Errors that are the input's fault: one or two lines and exit code 2, a traceback only with --debug.
+    :class:`hamr.errors.InputError` is the base of hamr's own (data, settings, options, config files, protocols,
+    model folders); any other exception, a plain ``ValueError`` included, is shown with its traceback (exit 1)."""
     from .tasks import HubUnreachableError
 
-    return (DataError, HubUnreachableError, FileNotFoundError, NotADirectoryError, ValueError)
+    return (InputError, HubUnreachableError, FileNotFoundError, NotADirectoryError)
 
 
 def error_message(exc: BaseException) -> str:
@@ -60,6 +62,10 @@ class CleanErrorsGroup(TyperGroup):
             click.echo(f"error: {error_message(exc)}", err=True)
             click.echo("(hamr --debug ... shows the traceback)", err=True)
             raise typer.Exit(EXIT_INPUT_ERROR) from None
+        except Exception as exc:
+            click.echo(f"error: unexpected {type(exc).__name__}, not an input error hamr knows of (a bug: please "
+                       "report it with the traceback below)", err=True)
+            raise
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -236,7 +242,7 @@ def train(
                                              else CheckpointEvery.NONE)
     try:
         config = RunConfig(**config_kwargs, options=options)
-    except ValueError as exc:
+    except InputError as exc:
         raise typer.BadParameter(str(exc)) from None
     result = run(config, say=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
     _print_metrics(result)

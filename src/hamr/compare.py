@@ -31,13 +31,14 @@ from rich.console import Console
 from rich.table import Table
 
 from .data.filespec import FileDataset
+from .errors import InputError
 
 #: Ties on validation macro-F1 closer than this (as a fraction: 0.1 point) go to micro-F1, then time.
 TIE = 0.001
 RAREST = 3
 
 
-class CompareError(ValueError):
+class CompareError(InputError):
     """Bad input to ``hamr compare`` (unknown method, no methods, bad seeds)."""
 
 

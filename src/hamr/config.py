@@ -10,6 +10,7 @@ from typing import Any
 
 from .data.types import DataBundle
 from .enums import CheckpointEvery, DecisionOffsets, Method, TaskType
+from .errors import SettingError
 
 #: Default learning rate per task when a run gives none (method.md §8).
 DEFAULT_LEARNING_RATE = {TaskType.CLASSIFICATION: 4e-5, TaskType.NER: 2e-5}
@@ -98,25 +99,25 @@ class RunConfig:
         if self.task is not None:
             self.task = TaskType.parse(self.task)
         if sum(x is not None for x in (self.dataset, self.train_file, self.data)) != 1:
-            raise ValueError("give exactly one of a benchmark dataset name, a train_file or an in-memory data bundle")
+            raise SettingError("give exactly one of a benchmark dataset name, a train_file or an in-memory data bundle")
         if self.train_file is not None and self.task is None:
-            raise ValueError("a run from files needs task=classification|ner")
+            raise SettingError("a run from files needs task=classification|ner")
         validate_run_sizes(self)
         if not 0.0 <= self.validation_holdout < 1.0:
-            raise ValueError(f"RunConfig.validation_holdout must be in [0, 1), got {self.validation_holdout}")
+            raise SettingError(f"RunConfig.validation_holdout must be in [0, 1), got {self.validation_holdout}")
         if self.checkpoint_every == CheckpointEvery.STEPS and self.checkpoint_steps is None:
-            raise ValueError("RunConfig.checkpoint_steps: checkpoint_every=steps needs a step count >= 1")
+            raise SettingError("RunConfig.checkpoint_steps: checkpoint_every=steps needs a step count >= 1")
         if self.checkpoint_every != CheckpointEvery.STEPS and self.checkpoint_steps is not None:
-            raise ValueError(f"RunConfig.checkpoint_steps is set but checkpoint_every={self.checkpoint_every.value}")
+            raise SettingError(f"RunConfig.checkpoint_steps is set but checkpoint_every={self.checkpoint_every.value}")
         if "resume_from_checkpoint" in self.options:
-            raise ValueError("option resume_from_checkpoint is not honoured by hamr's runs: use RunConfig.resume=True "
+            raise SettingError("option resume_from_checkpoint is not honoured by hamr's runs: use RunConfig.resume=True "
                              "(hamr train --resume), which continues from the latest complete checkpoint of output_dir")
         if self.unseen_labels is not None:
             from .data import UnseenLabelPolicy
 
             UnseenLabelPolicy.parse(self.unseen_labels)  # a bad value or a missing map file fails here, early
             if self.train_file is None:  # it would do nothing: say so rather than ignore it
-                raise ValueError(
+                raise SettingError(
                     f"RunConfig.unseen_labels={self.unseen_labels!r} applies to data read from files (train_file); "
                     + (f"the benchmark {self.dataset!r} has a fixed label set" if self.dataset is not None
                        else "an in-memory data bundle has its label vocabulary already")
@@ -125,7 +126,7 @@ class RunConfig:
 
 def _check(ok: bool, name: str, expected: str, value: Any) -> None:
     if not ok:
-        raise ValueError(f"RunConfig.{name} must be {expected}, got {value!r}")
+        raise SettingError(f"RunConfig.{name} must be {expected}, got {value!r}")
 
 
 def validate_run_sizes(config: RunConfig) -> None:

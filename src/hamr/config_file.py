@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, run_config_help
+from .errors import InputError
 from .methods import get_method, list_methods
 from .methods.settings import relevant_method_settings
 from .options import OptionError, base_type, field_types
@@ -59,7 +60,7 @@ RUN_HELP = {
 HIGHLIGHTED_TRAINING_ARGUMENTS = ("report_to",)
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A config file that cannot be used; the message names the file and the key."""
 
 

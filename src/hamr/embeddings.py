@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from .errors import InputError
 from .progress import quiet_from_env
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def embed_texts(
     """
     texts = list(texts)
     if not texts:
-        raise ValueError("embed_texts: no texts to embed")
+        raise InputError("embed_texts: no texts to embed")
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
         raise TypeError(f"embed_texts: text {bad} is a {type(texts[bad]).__name__}, not a str")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from .errors import InputError
+
 
 class _StrEnum(str, Enum):
     def __str__(self) -> str:  # so that f-strings and argparse/typer print the value
@@ -18,7 +20,7 @@ class _StrEnum(str, Enum):
             return cls(str(value).lower())
         except ValueError:
             choices = ", ".join(m.value for m in cls)
-            raise ValueError(f"{cls.__name__}: {value!r} is not one of: {choices}") from None
+            raise InputError(f"{cls.__name__}: {value!r} is not one of: {choices}") from None
 
 
 class TaskType(_StrEnum):

@@ -11,6 +11,7 @@ import torch
 from .constants import IGNORE_INDEX
 from .data import DataBundle, load_benchmark, load_files
 from .enums import Device, TaskType
+from .errors import InputError
 from .pipeline import evaluate_predictions
 from .predict import resolve_device
 from .progress import progress
@@ -56,12 +57,12 @@ def evaluate_saved_model(
         bundle = load_benchmark(dataset, data_root, limit=limit)
         target = bundle.splits().get(split)
         if target is None:
-            raise ValueError(f"{dataset} has no split {split!r}; it has {', '.join(bundle.splits())}")
+            raise InputError(f"{dataset} has no split {split!r}; it has {', '.join(bundle.splits())}")
         task = bundle.task
         train = bundle.train
     else:
         if data_file is None or task is None:
-            raise ValueError("give a benchmark dataset, or a data file with its task")
+            raise InputError("give a benchmark dataset, or a data file with its task")
         task = TaskType.parse(task)
         # validation=data_file: no validation split is carved from the training file, so the quartile groups
         # come from the whole file
@@ -70,7 +71,7 @@ def evaluate_saved_model(
         target, train = loaded.test, loaded.train
     vocab = LabelVocab(labels, task)
     if task == TaskType.NER and "O" not in vocab.index:
-        raise ValueError(f"{model_dir}: a token-classification model without an 'O' label")
+        raise InputError(f"{model_dir}: a token-classification model without an 'O' label")
     bundle = DataBundle("eval", task, train, test=target, vocab=vocab, unseen_labels=unseen_labels)
     target = bundle.test
     cls = AutoModelForTokenClassification if task == TaskType.NER else AutoModelForSequenceClassification

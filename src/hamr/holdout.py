@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data.types import Split, strata
+from .errors import InputError
 
 __all__ = ["ValidationHoldout", "split_validation", "validation_groups"]
 
@@ -42,9 +43,9 @@ def validation_groups(split: Split) -> list[str]:
 def split_validation(split: Split, fraction: float = 0.5, seed: int = 0) -> ValidationHoldout:
     """Stratified, seeded cut of ``split`` into a meta half and a held-out ``fraction`` (see the module doc)."""
     if not 0.0 < fraction < 1.0:
-        raise ValueError(f"validation_holdout must be in (0, 1) (or 0 to switch the hold-out off), got {fraction}")
+        raise InputError(f"validation_holdout must be in (0, 1) (or 0 to switch the hold-out off), got {fraction}")
     if len(split) < 2:
-        raise ValueError(f"split {split.name!r}: {len(split)} example(s), too few to hold a part out")
+        raise InputError(f"split {split.name!r}: {len(split)} example(s), too few to hold a part out")
     groups = validation_groups(split)
     rng = np.random.default_rng(seed)
     held: list[int] = []
@@ -61,7 +62,7 @@ def split_validation(split: Split, fraction: float = 0.5, seed: int = 0) -> Vali
     held_set = set(held)
     meta = [i for i in range(len(split)) if i not in held_set]
     if not meta or not held:
-        raise ValueError(f"split {split.name!r}: holding out {fraction} of {len(split)} examples leaves a half empty")
+        raise InputError(f"split {split.name!r}: holding out {fraction} of {len(split)} examples leaves a half empty")
     return ValidationHoldout(meta, sorted(held), fraction, seed)
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .constants import IGNORE_INDEX
+from .errors import InputError
 
 __all__ = [
     "IGNORE_INDEX",
@@ -58,7 +59,7 @@ def class_counts_from_labels(label_ids: Iterable[int | Iterable[int]], num_label
         ids = ids[ids != IGNORE_INDEX]
         bad = ids[(ids < 0) | (ids >= num_labels)]
         if bad.size:
-            raise ValueError(f"example {i}: label id {int(bad[0])} is not in [0, {num_labels})")
+            raise InputError(f"example {i}: label id {int(bad[0])} is not in [0, {num_labels})")
         counts += np.bincount(ids, minlength=num_labels)
     return counts
 

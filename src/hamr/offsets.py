@@ -36,6 +36,7 @@ from torch import nn
 
 from .constants import IGNORE_INDEX
 from .enums import DecisionOffsets, TaskType
+from .errors import InputError, SettingError
 
 __all__ = ["GRID", "L2", "MIN_GAIN", "fit_offsets", "fold_offsets", "output_layer"]
 
@@ -115,7 +116,7 @@ def fit_offsets(kind: DecisionOffsets | str, task: TaskType, logits: np.ndarray,
     ner = task == TaskType.NER
     outside_id = label_names.index("O") if ner and "O" in label_names else None
     if ner and outside_id is None:
-        raise ValueError("decision offsets for NER need an 'O' tag among the labels")
+        raise InputError("decision offsets for NER need an 'O' tag among the labels")
     mask = label_ids != IGNORE_INDEX
     if not mask.any():
         raise ValueError("fit_offsets: no labelled unit to fit on")
@@ -142,7 +143,7 @@ def output_layer(model: nn.Module, num_labels: int) -> nn.Linear:
     try:
         return _find(model, num_labels)
     except ValueError as exc:
-        raise ValueError(f"decision offsets: {type(model).__name__}: {exc}; set decision_offsets=none") from None
+        raise SettingError(f"decision offsets: {type(model).__name__}: {exc}; set decision_offsets=none") from None
 
 
 @torch.no_grad()

@@ -14,8 +14,10 @@ import types
 import typing
 from typing import Any, Iterable, Mapping
 
+from .errors import InputError
 
-class OptionError(ValueError):
+
+class OptionError(InputError):
     """A ``key=value`` option that cannot be used; the message names where it came from and what was expected."""
 
 

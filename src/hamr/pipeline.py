@@ -39,7 +39,9 @@ from .config import RUN_CONFIG_FILE, RunConfig, resolve_learning_rate, run_confi
 from .constants import IGNORE_INDEX
 from .data import DataBundle, DataError, Split, load_benchmark, load_files
 from .enums import CheckpointEvery, DecisionOffsets, TaskType
+from .errors import SettingError
 from .holdout import validation_holdout
+from .losses import class_counts_from_labels
 from .methods import get_method, list_methods
 from .methods.arguments import ImbalanceArguments
 from .methods.context import RunContext
@@ -50,7 +52,6 @@ from .methods.settings import (  # noqa: F401 - re-exported: the bench and older
     current_resolved_settings,
     relevant_method_settings,
 )
-from .losses import class_counts_from_labels
 from .metrics import classification_metrics, ner_metrics
 from .options import validate_options
 from .run_outputs import (
@@ -70,7 +71,7 @@ def check_method_config(config: RunConfig) -> None:
     (``resumable=False``: LNR, GBC, MetaBalance) cannot checkpoint or resume."""
     if not get_method(config.method).resumable and (config.resume or config.checkpoint_every != CheckpointEvery.NONE):
         able = ", ".join(m.value for m in list_methods() if get_method(m).resumable)
-        raise ValueError(f"RunConfig: method {config.method.value} trains in stages and cannot checkpoint or "
+        raise SettingError(f"RunConfig: method {config.method.value} trains in stages and cannot checkpoint or "
                          f"resume (checkpoint_every=none, resume=False); methods that can: {able}")
 
 
@@ -264,7 +265,7 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
 
     task = bundle.task
     if "validation" not in encoded:
-        raise ValueError("RunConfig.decision_offsets needs a validation split to fit the offsets on (give "
+        raise SettingError("RunConfig.decision_offsets needs a validation split to fit the offsets on (give "
                          "validation_file, or set decision_offsets=none)")
     t0 = time.perf_counter()
     pred = trainer.predict(encoded["validation"], metric_key_prefix="offsets_fit")
@@ -399,7 +400,7 @@ def _resume_checkpoint(config: RunConfig, out: Path, say: Callable[[str], None])
         now = _resume_record(run_config_record(config))
         diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
         if diff:
-            raise ValueError(f"{saved}: --resume needs the interrupted run's settings; these differ: "
+            raise SettingError(f"{saved}: --resume needs the interrupted run's settings; these differ: "
                              + ", ".join(f"{k} (was {before.get(k)!r}, now {now.get(k)!r})" for k in diff))
     say(f"resuming from {ckpt}")
     return str(ckpt)

@@ -40,6 +40,7 @@ from .data.formats.conll import load_conll
 from .data.formats.delimited import _column_index, _delimiter_for, load_delimited
 from .data.formats.jsonl import iter_json_objects, load_jsonl
 from .enums import Device, TaskType
+from .errors import InputError
 from .progress import progress
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ _INPUT_SUFFIXES = {".csv": "delimited", ".tsv": "delimited", ".jsonl": "jsonl", 
 OUTPUT_SUFFIXES = (".csv", ".tsv", ".jsonl")
 
 
-class ModelDirError(ValueError):
+class ModelDirError(InputError):
     """The model folder is missing or is not a saved classification model."""
 
 
@@ -69,7 +70,7 @@ def resolve_device(device: Device | str = Device.AUTO):
 
     device = Device.parse(device)
     if device == Device.CUDA and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is visible to torch (torch.cuda.is_available() is False)")
+        raise InputError("--device cuda: no CUDA GPU is visible to torch (torch.cuda.is_available() is False)")
     if device == Device.AUTO:
         device = Device.CUDA if torch.cuda.is_available() else Device.CPU
     return torch.device(str(device))
@@ -118,7 +119,7 @@ class Predictor:
             raise ModelDirError(f"{path}: not a saved model folder: no config.json in it (expected the model/ "
                                 "folder of a run, e.g. runs/latest/model)")
         if batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+            raise InputError(f"batch size must be at least 1, got {batch_size}")
         config = AutoConfig.from_pretrained(str(path))
         info = read_model_info(path)
         if info.get("task"):
@@ -157,7 +158,7 @@ class Predictor:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities ``[len(texts), len(labels)]`` in :attr:`labels` order (classification)."""
         if self.task != TaskType.CLASSIFICATION:
-            raise ValueError(f"{self.model_dir} is a token-classification (NER) model: use predict_words")
+            raise InputError(f"{self.model_dir} is a token-classification (NER) model: use predict_words")
         texts = list(texts)
         if not texts:
             raise DataError("no texts to predict")
@@ -175,7 +176,7 @@ class Predictor:
     def predict_words(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Per sentence, the tag probabilities of every word ``[words, tags]`` (NaN rows: words cut off)."""
         if self.task != TaskType.NER:
-            raise ValueError(f"{self.model_dir} is a sequence-classification model: use predict_proba")
+            raise InputError(f"{self.model_dir} is a sequence-classification model: use predict_proba")
         sentences = [list(s) for s in sentences]
         if not sentences:
             raise DataError("no sentences to predict")

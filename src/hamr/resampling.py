@@ -35,6 +35,7 @@ from torch.utils.data import Sampler
 
 from .data.types import entity_types_of
 from .enums import MemoryMode
+from .errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -626,18 +627,18 @@ def read_hardness_file(path: str | os.PathLike, texts: Sequence[str] | None = No
         try:
             payload = json.load(fh)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not a JSON hardness file ({exc})") from None
+            raise InputError(f"{path}: not a JSON hardness file ({exc})") from None
     if not isinstance(payload, dict) or payload.get("format") != HARDNESS_FORMAT:
         got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(f"{path}: format {got!r}, expected {HARDNESS_FORMAT!r}")
+        raise InputError(f"{path}: format {got!r}, expected {HARDNESS_FORMAT!r}")
     m = np.asarray(payload.get("hardness_m"), dtype=np.float64).reshape(-1)
     if m.size != payload.get("examples"):
-        raise ValueError(f"{path}: 'hardness_m' has {m.size} values, 'examples' says {payload.get('examples')}")
+        raise InputError(f"{path}: 'hardness_m' has {m.size} values, 'examples' says {payload.get('examples')}")
     if texts is not None:
         if len(texts) != m.size:
-            raise ValueError(f"{path}: {m.size} hardness values, but the training split has {len(texts)} examples")
+            raise InputError(f"{path}: {m.size} hardness values, but the training split has {len(texts)} examples")
         digest = payload.get("texts_sha256")
         if digest is not None and digest != texts_digest(texts):
-            raise ValueError(f"{path}: 'texts_sha256' does not match the training texts (other examples, or "
+            raise InputError(f"{path}: 'texts_sha256' does not match the training texts (other examples, or "
                              "another order)")
     return m

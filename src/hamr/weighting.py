@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .enums import HypergradBackend, LookaheadScope
+from .errors import SettingError
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def select_lookahead(model: nn.Module, scope: LookaheadScope, last_k: int = 1) -
     elif scope == LookaheadScope.LORA:
         chosen = [(n, p) for n, p in named if "lora_" in n]
         if not chosen:
-            raise ValueError("lookahead_scope=lora but the model has no LoRA parameters (wrap it with peft first)")
+            raise SettingError("lookahead_scope=lora but the model has no LoRA parameters (wrap it with peft first)")
     elif scope == LookaheadScope.HEAD:
         # a peft model's own ``base_model`` is its LoRA wrapper (everything); the head sits outside the wrapped
         # Hugging Face model's ``base_model``
@@ -101,14 +102,14 @@ def select_lookahead(model: nn.Module, scope: LookaheadScope, last_k: int = 1) -
     else:
         lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
         if not lists:
-            raise ValueError("lookahead_scope=last_k needs a model with a ModuleList of layers")
+            raise SettingError("lookahead_scope=last_k needs a model with a ModuleList of layers")
         layers = max(lists, key=len)
         k = max(1, min(last_k, len(layers)))
         first = next(iter(layers[len(layers) - k].parameters()))
         start = next(i for i, (_, p) in enumerate(named) if p is first)
         chosen = named[start:]
     if not chosen:
-        raise ValueError(f"lookahead_scope={scope} selected no trainable parameter")
+        raise SettingError(f"lookahead_scope={scope} selected no trainable parameter")
     return dict(chosen)
 
 

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import typer
 from rich.table import Table
 
+from ..errors import InputError
 from .common import DONE, console, hms
 from .costs import estimate_seconds, measured_costs
 from .grid import check_finished_runs, run_grid, run_one, sigterm_to_exit
@@ -20,12 +21,20 @@ from .protocol import Protocol, ProtocolError, RunSpec, expand_grid, load_protoc
 from .report import write_report
 from .summary import write_combined_summary
 
-
 bench_app = typer.Typer(no_args_is_help=True, help="Run a benchmark protocol and report on it.")
 
 
 def _split_list(values: Optional[list[str]]) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _parse_seeds(values: Optional[list[str]]) -> list[int] | None:
+    """``--seeds 42,43`` (or repeated) -> [42, 43]; None when not given."""
+    seeds = _split_list(values)
+    bad = [s for s in seeds if not s.lstrip("-").isdigit()]
+    if bad:
+        raise InputError(f"--seeds: expected whole numbers, got {', '.join(map(repr, bad))}")
+    return [int(s) for s in seeds] or None
 
 
 @bench_app.command("run")
@@ -45,9 +54,9 @@ def bench_run(
     """Run every (dataset, method entry, seed) of a protocol, each in its own process; finished runs are skipped."""
     try:
         protocol = load_protocol(config)
-        seed_list = [int(s) for s in _split_list(seeds)] if seeds else None
+        seed_list = _parse_seeds(seeds)
         specs = expand_grid(protocol, _split_list(only_datasets) or None, _split_list(only_methods) or None, seed_list)
-    except (ProtocolError, ValueError) as exc:
+    except InputError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
     out = out or Path("benchmarks") / "results" / protocol.name

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import RunConfig
+from ..errors import InputError
 from .common import DATASET_LABELS, RUN_FILE, md_table, pct
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,7 +25,7 @@ def _read_examples_tsv(path: Path) -> tuple[list[str], list[float]]:
         for expected, line in enumerate(fh):
             parts = line.rstrip("\n").split("\t")
             if int(parts[col["index"]]) != expected:
-                raise ValueError(f"{path}: row {expected} holds index {parts[col['index']]}")
+                raise InputError(f"{path}: row {expected} holds index {parts[col['index']]}")
             labels.append(parts[col["label"]])
             hardness.append(float(parts[col["hardness_m"]]))
     return labels, hardness
@@ -34,8 +35,8 @@ def training_split_of_run(run_dir: Path):
     """The training split a bench run trained on, in index order, rebuilt from its ``run.json`` (same data,
     seed, limit and training-example cap; for a HAMR run that strips its meta set from train, the stripped
     split). The hamr_examples.tsv has no texts (some corpora's terms forbid publishing them)."""
-    from ..pipeline import load_data
     from ..metaset import build_meta_set
+    from ..pipeline import load_data
 
     payload = json.loads((run_dir / RUN_FILE).read_text())
     config = RunConfig(**payload["config"])
@@ -64,14 +65,14 @@ def _hardness_of_run(run_dir: Path, train) -> "np.ndarray":
         return read_hardness_file(hardness_file, texts)
     groups, m = _read_examples_tsv(run_dir / "hamr_examples.tsv")
     if len(train) != len(groups):
-        raise ValueError(f"the rebuilt training split has {len(train)} examples, hamr_examples.tsv {len(groups)}")
+        raise InputError(f"the rebuilt training split has {len(train)} examples, hamr_examples.tsv {len(groups)}")
     if train.texts is not None:
         bad = next((i for i, (a, b) in enumerate(zip(train.labels, groups)) if a != b), None)
     else:
         types = [set(entity_types_of(t)) or {"O"} for t in train.labels]
         bad = next((i for i, (ts, g) in enumerate(zip(types, groups)) if re.sub(r"^[BIES]-", "", g) not in ts), None)
     if bad is not None:
-        raise ValueError(f"example {bad}: hamr_examples.tsv says {groups[bad]!r}, the rebuilt split disagrees")
+        raise InputError(f"example {bad}: hamr_examples.tsv says {groups[bad]!r}, the rebuilt split disagrees")
     write_hardness_file(hardness_file, m, texts)
     return np.asarray(m, dtype=np.float64)
 

@@ -19,11 +19,11 @@ from typing import Any, Callable, Sequence
 from rich.console import Console
 
 from ..config import RunConfig
+from ..errors import SettingError
 from .common import DONE, METRICS, RUN_FILE, Log, code_version, hms, pct, write_done, write_json_atomic
 from .costs import estimate_seconds, measured_costs
 from .protocol import Protocol, ProtocolError, RunSpec
 from .summary import write_summary
-
 
 Runner = Callable[[RunSpec, Path], int]
 _LIVE: set[subprocess.Popen] = set()  # the run processes of this bench, terminated when it is interrupted
@@ -271,7 +271,7 @@ def run_grid(
     keeps test scores out of the progress lines (``hamr compare`` shows them only after its choice).
     """
     if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+        raise SettingError(f"jobs must be >= 1, got {jobs}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = Log(out, out_console)
@@ -280,7 +280,7 @@ def run_grid(
     counts = {"total": len(specs), "skipped": 0, "finished": 0, "failed": 0, "restarted": 0}
     if budget_seconds is not None:
         if jobs != 1:
-            raise ValueError("a time budget needs jobs=1 (runs one after another)")
+            raise SettingError("a time budget needs jobs=1 (runs one after another)")
         counts["over_budget"] = 0
     check_finished_runs(specs, out)
     pending = [(i, s) for i, s in enumerate(specs, 1) if not (s.folder(out) / DONE).exists()]

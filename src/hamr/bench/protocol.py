@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 
 from ..config import SETTING_DEFAULTS
 from ..enums import DecisionOffsets
+from ..errors import InputError
 from ..options import OptionError, validate_options
 
 DEFAULT_SEEDS = [42, 43, 44]
@@ -28,7 +29,7 @@ RESERVED_OPTIONS = {
 }
 
 
-class ProtocolError(ValueError):
+class ProtocolError(InputError):
     """A protocol file that cannot be run; the message names the file and the field."""
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Sequence
 
 from ..enums import TaskType, UnseenLabels
+from ..errors import InputError, SettingError
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """Malformed or inconsistent input data; the message names the file/line or field."""
 
 
@@ -232,7 +233,7 @@ class UnseenLabelPolicy:
             return cls(UnseenLabels.MAP, read_label_mapping(text[4:]), text[4:])
         mode = UnseenLabels.parse(text)
         if mode == UnseenLabels.MAP:
-            raise ValueError("unseen labels: 'map' needs a file, as map:FILE (two columns: unseen label, known label)")
+            raise SettingError("unseen labels: 'map' needs a file, as map:FILE (two columns: unseen label, known label)")
         return cls(mode)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, ClassVar
 from transformers import TrainingArguments
 
 from ..enums import Method
+from ..errors import SettingError
 
 #: β of the Effective Number class weights (Cui et al. 2019), shared by Effective Number, Focal (its α) and
 #: HAMR's NER token class weights.
@@ -57,7 +58,7 @@ def check_sizes(args: Any, cls_name: str, rules: dict[str, Callable[[Any], bool]
         if v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not rule(v):
-            raise ValueError(f"{cls_name}.{name} must be {_RULE_TEXT[rule]}, got {v!r}")
+            raise SettingError(f"{cls_name}.{name} must be {_RULE_TEXT[rule]}, got {v!r}")
 
 
 @dataclass

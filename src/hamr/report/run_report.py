@@ -38,6 +38,7 @@ import numpy as np
 
 from ..config import RUN_CONFIG_FILE
 from ..enums import TaskType
+from ..errors import InputError
 from . import html as H
 from .spans import LEGEND, sentence_html
 
@@ -103,7 +104,7 @@ def _read_jsonl(path: Path) -> list[dict]:
             try:
                 out.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not a JSON line ({exc})") from None
+                raise InputError(f"{path}:{n}: not a JSON line ({exc})") from None
     return out
 
 
@@ -115,15 +116,15 @@ def read_examples_tsv(path: Path) -> dict[str, list]:
         need = ("index", "label", "hardness_m", "boost_b", "probability_p")
         missing = [c for c in need if c not in header]
         if missing:
-            raise ValueError(f"{path}: header lacks column(s) {', '.join(missing)} (has {', '.join(header)})")
+            raise InputError(f"{path}: header lacks column(s) {', '.join(missing)} (has {', '.join(header)})")
         col = {name: i for i, name in enumerate(header)}
         for line_no, line in enumerate(fh, 2):
             parts = line.rstrip("\n").split("\t")
             if len(parts) != len(header):
-                raise ValueError(f"{path}:{line_no}: {len(parts)} fields, expected {len(header)}")
+                raise InputError(f"{path}:{line_no}: {len(parts)} fields, expected {len(header)}")
             idx = int(parts[col["index"]])
             if idx != len(cols["index"]):
-                raise ValueError(f"{path}:{line_no}: index {idx}, expected {len(cols['index'])}")
+                raise InputError(f"{path}:{line_no}: index {idx}, expected {len(cols['index'])}")
             cols["index"].append(idx)
             cols["label"].append(parts[col["label"]])
             cols["m"].append(float(parts[col["hardness_m"]]))
@@ -157,7 +158,7 @@ def load_run(run_dir: str | Path) -> RunData:
     try:
         metrics = json.loads(mpath.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{mpath}: not JSON ({exc})") from None
+        raise InputError(f"{mpath}: not JSON ({exc})") from None
     data = RunData(run_dir, metrics, _read_jsonl(run_dir / "epoch_metrics.jsonl"),
                    _read_jsonl(run_dir / "hamr_diagnostics.jsonl"))
     if (run_dir / "hamr_examples.tsv").exists():
@@ -204,8 +205,8 @@ def _rebuild_training_split(data: RunData, data_root: str | None) -> _Train:
     if data.config is None:
         return _Train(problem="the run's configuration is unknown (no run_config.json or run.json, and the "
                               "dataset is not a benchmark)")
-    from ..metaset import build_meta_set
     from ..config import RunConfig
+    from ..metaset import build_meta_set
     from ..pipeline import load_data
 
     names = {f.name for f in dataclasses.fields(RunConfig)}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ...enums import LookaheadScope, Method
+from ...errors import SettingError
 from ..arguments import ImbalanceArguments, at_least_one, non_negative, positive
 
 
@@ -47,5 +48,5 @@ class GBCArguments(ImbalanceArguments):
     def __post_init__(self) -> None:
         self.gbc_lookahead_scope = LookaheadScope.parse(self.gbc_lookahead_scope)
         if self.gbc_weight_lr is not None and not self.gbc_weight_lr > 0:
-            raise ValueError(f"GBCArguments.gbc_weight_lr must be > 0 (or None: 1/η_in), got {self.gbc_weight_lr}")
+            raise SettingError(f"GBCArguments.gbc_weight_lr must be > 0 (or None: 1/η_in), got {self.gbc_weight_lr}")
         super().__post_init__()

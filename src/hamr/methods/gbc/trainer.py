@@ -60,6 +60,7 @@ from torch.func import functional_call, grad, vmap
 
 from ...constants import IGNORE_INDEX
 from ...enums import TaskType
+from ...errors import InputError, SettingError
 from ...losses import WeightedCrossEntropy, per_example_ce
 from ...tasks import EncodedDataset
 from ...weighting import frozen_except, math_attention, select_lookahead
@@ -210,7 +211,7 @@ def draw_layers(scores: dict[str, float], k: int, rng: np.random.Generator) -> l
     """Draw ``k`` layers without replacement with probability p_l = score_l / Σ score (fewer when fewer
     layers have a positive score). Returns ``(name, p_l)`` in the order of ``scores`` (model order)."""
     if k < 1:
-        raise ValueError(f"gbc_layers must be >= 1, got {k}")
+        raise SettingError(f"gbc_layers must be >= 1, got {k}")
     names = list(scores)
     s = np.array([scores[n] for n in names], dtype=np.float64)
     if not np.isfinite(s).all() or (s < 0).any() or s.sum() <= 0:
@@ -226,7 +227,7 @@ def choose_coordinates(
 ) -> dict[str, torch.Tensor]:
     """At most ``max_coordinates`` fixed random coordinates (flat indices, sorted) of every drawn layer."""
     if max_coordinates < 1:
-        raise ValueError(f"gbc_max_coordinates must be >= 1, got {max_coordinates}")
+        raise SettingError(f"gbc_max_coordinates must be >= 1, got {max_coordinates}")
     params = dict(model.named_parameters())
     out = {}
     for name, _ in layers:
@@ -468,9 +469,9 @@ class GBCTrainer(ImbalanceTrainer):
                  **kwargs: Any) -> None:
         super().__init__(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, **kwargs)
         if meta_size < 1:
-            raise ValueError(f"GBC needs a meta-set size >= 1, got {meta_size}")
+            raise SettingError(f"GBC needs a meta-set size >= 1, got {meta_size}")
         if self.train_dataset is None or len(self.train_dataset) == 0:
-            raise ValueError("GBC needs a non-empty training set")
+            raise InputError("GBC needs a non-empty training set")
         self.meta_size = int(meta_size)
         self.example_weights = torch.ones(len(self.train_dataset), dtype=torch.float32)
         self.meta_dataset: EncodedDataset | None = None
@@ -480,7 +481,7 @@ class GBCTrainer(ImbalanceTrainer):
         self.num_skipped = 0
         warm = float(args.gbc_warmup_epochs)
         if warm < 0:
-            raise ValueError(f"gbc_warmup_epochs must be >= 0, got {warm}")
+            raise SettingError(f"gbc_warmup_epochs must be >= 0, got {warm}")
         if args.max_steps <= 0 and warm >= args.num_train_epochs:
             logger.warning(
                 "GBC: gbc_warmup_epochs=%s leaves no re-weighted training in num_train_epochs=%s; warming up for "
@@ -617,7 +618,7 @@ def meta_size_for(ctx) -> int:
     if ctx.args.gbc_meta_size is not None:
         return int(ctx.args.gbc_meta_size)
     if ctx.bundle.validation is None:
-        raise ValueError("GBC needs gbc_meta_size, or a validation split to size the meta set like HAMR's")
+        raise InputError("GBC needs gbc_meta_size, or a validation split to size the meta set like HAMR's")
     from ...metaset import build_meta_set
 
     with warnings.catch_warnings():

@@ -20,10 +20,11 @@ from ...enums import (
     Method,
     TaskType,
     TokenClassWeights,
-    WNetInputs,
     WeightingForm,
     WeightUnit,
+    WNetInputs,
 )
+from ...errors import SettingError
 from ..arguments import (
     ImbalanceArguments,
     at_least_one,
@@ -190,7 +191,7 @@ class HAMRArguments(ImbalanceArguments):
         self.meta_objective = None if self.meta_objective is None else MetaObjective.parse(self.meta_objective)
         if self.faithful and (self.weighting_form not in (None, WeightingForm.WNET) or
                               self.hypergrad_backend == HypergradBackend.HEAD_CACHED):
-            raise ValueError("HAMRArguments: faithful=True reproduces the reference code: weighting_form='wnet' and an "
+            raise SettingError("HAMRArguments: faithful=True reproduces the reference code: weighting_form='wnet' and an "
                              "exact or finite_difference hypergradient over all parameters")
         if self.weighting_form is not None:  # else checked once the task is known (form_settings)
             self._check_form(self.weighting_form, self.hypergrad_backend or HypergradBackend.EXACT, "")
@@ -202,18 +203,18 @@ class HAMRArguments(ImbalanceArguments):
             self.oversample = 1.2 if self.faithful else 1.0
         for name in ("token_class_weights", "meta_token_class_weights"):
             if self.faithful and getattr(self, name) != TokenClassWeights.NONE:
-                raise ValueError(
+                raise SettingError(
                     "HAMRArguments: faithful=True reproduces the reference code, which has no token class weights; "
                     f"got {name}={getattr(self, name).value!r}"
                 )
         if self.faithful and self.ner_weight_unit != WeightUnit.SENTENCE:
-            raise ValueError("HAMRArguments: faithful=True reproduces the reference code, which weighs sentences; got "
+            raise SettingError("HAMRArguments: faithful=True reproduces the reference code, which weighs sentences; got "
                              f"ner_weight_unit={self.ner_weight_unit.value!r}")
         if self.ner_weight_unit == WeightUnit.TOKEN and self.wnet_inputs == WNetInputs.LOSS_CLASS:
-            raise ValueError("HAMRArguments: ner_weight_unit='token' takes the loss as the weight net's only input; "
+            raise SettingError("HAMRArguments: ner_weight_unit='token' takes the loss as the weight net's only input; "
                              "wnet_inputs='loss_class' is for sentence (or classification) weights")
         if self.faithful and self.normalise_through_mean:
-            raise ValueError("HAMRArguments: faithful=True reproduces the reference code, whose normalisation mean is "
+            raise SettingError("HAMRArguments: faithful=True reproduces the reference code, whose normalisation mean is "
                              "detached; got normalise_through_mean=True")
         if self.faithful:
             self.lookahead_scope = LookaheadScope.ALL
@@ -223,9 +224,9 @@ class HAMRArguments(ImbalanceArguments):
             self.knn_include_self = True
             self.meta_strip_from_train = True
         if not 0 < self.knn_ratio <= 1:
-            raise ValueError(f"HAMRArguments.knn_ratio must be in (0, 1], got {self.knn_ratio}")
+            raise SettingError(f"HAMRArguments.knn_ratio must be in (0, 1], got {self.knn_ratio}")
         if not 0 < self.weight_min < self.weight_max:
-            raise ValueError("HAMRArguments: need 0 < weight_min < weight_max")
+            raise SettingError("HAMRArguments: need 0 < weight_min < weight_max")
         super().__post_init__()
 
     def _check_form(self, form: WeightingForm, backend: HypergradBackend, why: str) -> None:
@@ -233,23 +234,23 @@ class HAMRArguments(ImbalanceArguments):
         resolved default came from, for the message."""
         if backend == HypergradBackend.HEAD_CACHED and self.lookahead_scope != LookaheadScope.HEAD \
                 and not self.faithful:
-            raise ValueError("HAMRArguments: hypergrad_backend='head_cached' computes the hypergradient over the head "
+            raise SettingError("HAMRArguments: hypergrad_backend='head_cached' computes the hypergradient over the head "
                              f"alone; it needs lookahead_scope='head', got {self.lookahead_scope.value!r}{why}")
         cr = form == WeightingForm.CLASS_RESIDUAL
         if self.ablation in (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL) and not cr:
-            raise ValueError(f"HAMRArguments: ablation={self.ablation.value!r} removes a part of "
+            raise SettingError(f"HAMRArguments: ablation={self.ablation.value!r} removes a part of "
                              f"weighting_form='class_residual'; set weighting_form='class_residual'{why}")
         if self.class_param_cap is not None and not cr:
-            raise ValueError("HAMRArguments: class_param_cap bounds the class parameters of "
+            raise SettingError("HAMRArguments: class_param_cap bounds the class parameters of "
                              f"weighting_form='class_residual'; set weighting_form='class_residual'{why}")
         if not cr:
             return
         if backend == HypergradBackend.FINITE_DIFFERENCE:
-            raise ValueError("HAMRArguments: weighting_form='class_residual' supports hypergrad_backend 'exact' "
+            raise SettingError("HAMRArguments: weighting_form='class_residual' supports hypergrad_backend 'exact' "
                              f"or 'head_cached', not 'finite_difference'{why}")
         for _, on, refusal in self._wnet_only():
             if on and refusal:
-                raise ValueError(f"HAMRArguments: {refusal}{why}")
+                raise SettingError(f"HAMRArguments: {refusal}{why}")
 
     def _wnet_only(self) -> list[tuple[str, bool, str | None]]:
         """(option, set here, why class_residual refuses it or None where it is only ignored) for the options

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from ...errors import SettingError
+
 __all__ = ["HeadCache"]
 
 
@@ -35,7 +37,7 @@ class HeadCache:
             if name and own == ids:
                 owners.append((name, module))
         if not owners:
-            raise ValueError("hypergrad_backend='head_cached' needs the head parameters in one module (e.g. "
+            raise SettingError("hypergrad_backend='head_cached' needs the head parameters in one module (e.g. "
                              f"model.classifier); the head here is {sorted(head_params)}")
         self.name, self.module = max(owners, key=lambda nm: nm[0].count("."))  # the innermost owner
         names = {id(p): n for n, p in self.module.named_parameters()}

@@ -29,10 +29,11 @@ from ...enums import (
     MetaObjective,
     TaskType,
     TokenClassWeights,
-    WNetInputs,
     WeightingForm,
     WeightUnit,
+    WNetInputs,
 )
+from ...errors import InputError, SettingError
 from ...losses import (
     WeightedCrossEntropy,
     class_counts_from_labels,
@@ -134,7 +135,7 @@ class HAMRTrainer(ImbalanceTrainer):
         self._tag_prior = None
         if self._token_unit and self.settings["class_prior_power"] > 0:
             if self.class_counts is None:
-                raise ValueError("class_prior_power with ner_weight_unit=token needs labelled training data")
+                raise InputError("class_prior_power with ner_weight_unit=token needs labelled training data")
             counts = torch.as_tensor(np.asarray(self.class_counts), dtype=torch.float32)
             self._tag_prior = torch.where(counts > 0, counts ** (-self.settings["class_prior_power"]),
                                           torch.ones_like(counts))
@@ -149,14 +150,14 @@ class HAMRTrainer(ImbalanceTrainer):
         self.hypergrad_backend = HypergradBackend.parse(self.settings["hypergrad_backend"])
         if self.meta_objective != MetaObjective.PLAIN:
             if meta_weights is not None:
-                raise ValueError("HAMRArguments: meta_objective and meta_token_class_weights both weigh the meta "
+                raise SettingError("HAMRArguments: meta_objective and meta_token_class_weights both weigh the meta "
                                  "loss's classes; set one of them")
             if self.class_counts is None:
-                raise ValueError("meta_objective needs labelled training data (the natural prior)")
+                raise InputError("meta_objective needs labelled training data (the natural prior)")
             from .meta_objective import MetaObjectiveLoss
 
             if self.task == TaskType.NER and self._outside_id() is None and args.meta_objective is None:
-                raise ValueError("HAMRTrainer: the NER default meta objective (half: O tokens and entity tags "
+                raise InputError("HAMRTrainer: the NER default meta objective (half: O tokens and entity tags "
                                  "balanced) needs the O tag's id: give the model config a label2id with 'O', or "
                                  "set meta_objective='plain'")
             self.meta_loss_fn = MetaObjectiveLoss(self.meta_objective, self.class_counts, self._outside_id(),
@@ -179,7 +180,7 @@ class HAMRTrainer(ImbalanceTrainer):
             detach_mean=not args.normalise_through_mean,
         )
         if self.accelerator.num_processes > 1 and args.normalise_through_mean:
-            raise ValueError("normalise_through_mean=True differentiates a per-process batch mean: not under DDP")
+            raise SettingError("normalise_through_mean=True differentiates a per-process batch mean: not under DDP")
         if self.accelerator.num_processes > 1:  # DDP: mean_B s over the global batch of all ranks
             self.reweighter.batch_mean = global_mean
         if args.fp16:  # method.md §2: explicit (dynamic) loss scaling of the inner and meta gradients
@@ -222,7 +223,7 @@ class HAMRTrainer(ImbalanceTrainer):
         from .class_weighting import ClassResidualReweighter, class_groups
 
         if self.class_counts is None:
-            raise ValueError("weighting_form='class_residual' needs labelled training data")
+            raise InputError("weighting_form='class_residual' needs labelled training data")
         groups = class_groups(self._label_names(), ner=self.task == TaskType.NER)
         counts = np.zeros(len(groups), dtype=np.float64)
         np.add.at(counts, groups.group_of_label.numpy(), np.asarray(self.class_counts, dtype=np.float64))
@@ -255,7 +256,7 @@ class HAMRTrainer(ImbalanceTrainer):
         if kind == TokenClassWeights.NONE or self.task != TaskType.NER:
             return None
         if counts is None:
-            raise ValueError(f"{kind.value} token class weights need labelled examples to count the tags")
+            raise InputError(f"{kind.value} token class weights need labelled examples to count the tags")
         if kind == TokenClassWeights.ICF:
             w = inverse_frequency_weights(counts)
         else:
@@ -661,7 +662,7 @@ class HAMRTrainer(ImbalanceTrainer):
         self.reweighter.load_state_dict(state["reweighter"])
         if self.class_reweighter is not None:
             if state.get("class_reweighter") is None:
-                raise ValueError("this HAMR checkpoint has no class-level parameters (written with weighting_form='wnet')")
+                raise InputError("this HAMR checkpoint has no class-level parameters (written with weighting_form='wnet')")
             self.class_reweighter.load_state_dict(state["class_reweighter"])
         self.memory.load_state_dict(state["memory"])
         self.boost = state["boost"].numpy().astype(np.float64)
@@ -692,12 +693,12 @@ def load_hamr_state_file(path: str | os.PathLike) -> dict[str, Any]:
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
-        raise ValueError(
+        raise InputError(
             f"{path}: refused to load: the HAMR state may hold only tensors and plain values "
             f"(torch.load weights_only=True){_unsupported_global(exc)}"
         ) from None
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a dict of HAMR state, found {type(state).__name__}")
+        raise InputError(f"{path}: expected a dict of HAMR state, found {type(state).__name__}")
     return state
 
 
@@ -722,7 +723,7 @@ def train_hamr(ctx) -> HAMRTrainer:
 
     args: HAMRArguments = ctx.args  # type: ignore[assignment]
     if ctx.bundle.validation is None:
-        raise ValueError("HAMR needs a validation split to build the balanced meta set")
+        raise InputError("HAMR needs a validation split to build the balanced meta set")
     meta_source = ctx.bundle.validation
     holdout = validation_holdout(ctx.config, ctx.bundle)
     if holdout is not None:  # the held-out half never enters the meta set

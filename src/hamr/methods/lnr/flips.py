@@ -14,9 +14,9 @@ import numpy as np
 
 from ...constants import IGNORE_INDEX
 from ...enums import TaskType
+from ...errors import InputError
 from ...losses import class_counts_from_labels
 from ...tasks import EncodedDataset
-
 
 FLIPS_FILE = "lnr_flips.json"
 
@@ -81,7 +81,7 @@ def _tag_tables(tag_names: Sequence[str]) -> tuple[list[str], dict[int, tuple[st
     for t in tag_names:
         if t != "O" and t[2:] not in types:
             if t[:2] not in ("B-", "I-"):
-                raise ValueError(f"LNR for NER needs IOB2 tags (O, B-X, I-X); got tag {t!r}")
+                raise InputError(f"LNR for NER needs IOB2 tags (O, B-X, I-X); got tag {t!r}")
             types.append(t[2:])
     tid = {t: i for i, t in enumerate(types)}
     decode = {i: (t[:1], tid[t[2:]]) for i, t in enumerate(tag_names) if t != "O"}

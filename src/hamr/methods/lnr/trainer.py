@@ -36,6 +36,7 @@ import json
 import logging
 import os
 
+from ...errors import SettingError
 from ...losses import WeightedCrossEntropy
 from ..base import ImbalanceTrainer
 from .flips import FLIPS_FILE, flip_dataset, no_flip_message
@@ -49,7 +50,7 @@ def train_lnr(ctx):
     args = ctx.args
     task = ctx.bundle.task
     if args.lnr_first_stage_epochs <= 0:
-        raise ValueError(f"lnr_first_stage_epochs must be > 0, got {args.lnr_first_stage_epochs}")
+        raise SettingError(f"lnr_first_stage_epochs must be > 0, got {args.lnr_first_stage_epochs}")
     stage1_args = dataclasses.replace(
         args,
         num_train_epochs=args.lnr_first_stage_epochs,

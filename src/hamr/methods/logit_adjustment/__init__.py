@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from ...enums import LogitAdjustmentForm, Method
+from ...errors import InputError
 from ...losses import WeightedCrossEntropy, log_prior
 from ..base import ImbalanceTrainer, train_plain
 from ..registry import register_method
@@ -30,7 +31,7 @@ def posthoc_adjust(trainer: ImbalanceTrainer) -> None:
     if args.logit_adjustment_form != LogitAdjustmentForm.POST_HOC:
         return
     if trainer.class_counts is None:
-        raise ValueError("post-hoc logit adjustment needs labelled training data for the class priors")
+        raise InputError("post-hoc logit adjustment needs labelled training data for the class priors")
     offset = trainer.posthoc_offset = apply_posthoc_adjustment(
         trainer.accelerator.unwrap_model(trainer.model), log_prior(trainer.class_counts), args.logit_adjustment_tau)
     logger.info("post-hoc logit adjustment: subtracted τ·log π (%s) from the output bias",

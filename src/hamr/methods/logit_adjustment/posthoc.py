@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...errors import InputError
+
 __all__ = ["apply_posthoc_adjustment", "output_layer"]
 
 
@@ -19,10 +21,10 @@ def output_layer(model: nn.Module, num_labels: int) -> nn.Linear:
     """The model's output layer: the last ``nn.Linear`` with ``num_labels`` outputs and a bias."""
     found = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == num_labels]
     if not found:
-        raise ValueError(f"post-hoc logit adjustment: the model has no Linear layer with {num_labels} outputs")
+        raise InputError(f"post-hoc logit adjustment: the model has no Linear layer with {num_labels} outputs")
     layer = found[-1]
     if layer.bias is None:
-        raise ValueError("post-hoc logit adjustment: the output layer has no bias to carry the offset")
+        raise InputError("post-hoc logit adjustment: the output layer has no bias to carry the offset")
     return layer
 
 

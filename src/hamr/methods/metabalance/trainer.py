@@ -40,6 +40,7 @@ from torch.func import functional_call
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from ...constants import INDEX_KEY
+from ...errors import SettingError
 from ...losses import WeightedCrossEntropy
 from ..base import ImbalanceTrainer
 
@@ -105,11 +106,11 @@ class MetaBalanceTrainer(ImbalanceTrainer):
         super().__init__(*args, **kwargs)
         a = self.args
         if a.metabalance_outer_batches < 1:
-            raise ValueError(f"metabalance_outer_batches must be >= 1, got {a.metabalance_outer_batches}")
+            raise SettingError(f"metabalance_outer_batches must be >= 1, got {a.metabalance_outer_batches}")
         if a.metabalance_inner_lr < 0 or a.metabalance_lambda < 0:
-            raise ValueError("metabalance_inner_lr and metabalance_lambda must be >= 0")
+            raise SettingError("metabalance_inner_lr and metabalance_lambda must be >= 0")
         if a.fp16:
-            raise ValueError("MetaBalance writes gradients directly: fp16 with a gradient scaler is not supported "
+            raise SettingError("MetaBalance writes gradients directly: fp16 with a gradient scaler is not supported "
                              "(use bf16 or fp32)")
         self._outer_iter = None
         # seeded from the run seed, and by rank so that DDP processes draw different outer batches
