@@ -178,6 +178,15 @@ def test_a_plain_error_inside_a_run_is_a_bug_not_an_input_error(tmp_path, monkey
     assert "error: shapes" not in r.output  # not dressed up as an input error
 
 
+@pytest.mark.parametrize("args, code", [(["train", "--help"], 0), (["train", "--epochs", "0"], 2), (["bench"], 2)])
+def test_help_usage_errors_and_exits_are_not_taken_for_bugs(args, code):
+    """--help, usage errors and typer.Exit are the command's own exits (typer vendors click: its exceptions are not
+    click's), so they pass through without the bug line."""
+    r = runner.invoke(app, args)
+    assert r.exit_code == code, r.output
+    assert "unexpected" not in r.output
+
+
 # ------------------------------------------------------------------------------- item 10: unseen labels
 
 def _unseen_files(tmp_path):

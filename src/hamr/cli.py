@@ -42,6 +42,12 @@ def error_message(exc: BaseException) -> str:
     return str(exc)
 
 
+#: Exceptions that carry the command's own exit (--help, typer.Exit, usage errors): passed through untouched. typer
+#: (0.29 here) vendors click, so its Exit, Abort and BadParameter are not click's.
+_CONTROL_FLOW = (typer.Exit, typer.Abort, typer.exceptions.TyperException, click.exceptions.Exit,
+                 click.ClickException, click.exceptions.Abort)
+
+
 class CleanErrorsGroup(TyperGroup):
     """The root command: expected errors print ``error: ...`` (exit 2), Ctrl-C says where the run stopped
     (exit 130); ``hamr --debug ...`` (or HAMR_DEBUG=1) re-raises them with the traceback."""
@@ -49,7 +55,7 @@ class CleanErrorsGroup(TyperGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except _CONTROL_FLOW:
             raise
         except KeyboardInterrupt as exc:
             if _debug(ctx):
