@@ -130,6 +130,10 @@ def test_pipeline_fits_on_the_meta_half_folds_and_keeps_the_plain_scores(dataset
     assert rec["forms"]["balanced"]["validation_heldout"]["macro_f1"] == result["validation_heldout"]["macro_f1"]
     assert rec["forms"]["none"]["offsets"] == {lab: 0.0 for lab in bundle.vocab.labels}
     assert set(rec["without"]) == {"validation", "test"}
+    # every form's test score is recorded: the chosen form's equals the run's test, none's the test without offsets
+    assert rec["forms"]["balanced"]["test"]["macro_f1"] == pytest.approx(result["test"]["macro_f1"], abs=1e-12)
+    assert rec["forms"]["none"]["test"]["macro_f1"] == pytest.approx(rec["without"]["test"]["macro_f1"], abs=1e-12)
+    assert rec["forms"]["none"]["test"]["micro_f1"] == pytest.approx(rec["without"]["test"]["micro_f1"], abs=1e-12)
     assert any(abs(v) > 1e-3 for v in rec["offsets"].values())
     # the saved model carries the offsets in its output bias (the run itself checked the logits moved by δ)
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification

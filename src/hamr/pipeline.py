@@ -260,7 +260,7 @@ def _macro_f1_scorer(task: TaskType, bundle: DataBundle, label_ids, gold_split: 
 def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trainer, say):
     """Fit every form of :mod:`hamr.offsets` on the validation rows outside the held-out half, score each on the
     held-out half, fold ``config.decision_offsets``'s δ into the model; return (record, δ, validation logits
-    before folding)."""
+    before folding, every form's δ)."""
     from .offsets import fit_offsets, fold_offsets
 
     task = bundle.task
@@ -281,6 +281,7 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
                               "fit_on": "validation meta half" if holdout is not None else "validation (all)",
                               "forms": {}}
     chosen = None
+    deltas: dict[DecisionOffsets, np.ndarray] = {}
     scorer = _macro_f1_scorer(task, bundle, label_ids[fit_rows], fit_split, fit_words)
     for kind in DecisionOffsets:
         if kind == DecisionOffsets.NONE:
@@ -299,6 +300,7 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
             keep = ("macro_f1", "micro_f1", "per_class", "per_type")
             entry["validation_heldout"] = {k: held[k] for k in keep if k in held}
         record["forms"][kind.value] = entry
+        deltas[kind] = d
         if kind == config.decision_offsets:
             chosen = d
     assert chosen is not None
@@ -307,7 +309,7 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
     record["offsets"] = record["forms"][config.decision_offsets.value]["offsets"]
     say(f"decision offsets ({config.decision_offsets.value}, fitted on {len(fit_rows)} validation rows) folded into "
         "the output bias: " + ", ".join(f"{k} {v:+.2f}" for k, v in record["offsets"].items()))
-    return record, chosen, logits
+    return record, chosen, logits, deltas
 
 
 def _check_folded(before: np.ndarray, after, label_ids, delta: np.ndarray) -> None:
@@ -483,7 +485,8 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
         result["unseen_labels"] = bundle.unseen_report
     delta = before_offsets = None
     if config.decision_offsets != DecisionOffsets.NONE:
-        result["decision_offsets"], delta, before_offsets = _decision_offsets(config, bundle, encoded, trainer, say)
+        result["decision_offsets"], delta, before_offsets, deltas = _decision_offsets(config, bundle, encoded,
+                                                                                      trainer, say)
         without: dict[str, Any] = {}
         result["decision_offsets"]["without"] = without
     for name in ("validation", "test"):
@@ -496,6 +499,12 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
                 without[name] = evaluate_predictions(task, bundle, plain, pred.label_ids,
                                                      gold_split=bundle.splits()[name],
                                                      word_index=encoded[name].word_index)
+                if name == "test":  # every form's test score, for a report that picks the form on held-out data
+                    for kind, d in deltas.items():
+                        scores = evaluate_predictions(task, bundle, plain + d, pred.label_ids,
+                                                      gold_split=bundle.test, word_index=encoded[name].word_index)
+                        result["decision_offsets"]["forms"][kind.value]["test"] = {
+                            k: scores[k] for k in ("macro_f1", "micro_f1", "per_class", "per_type") if k in scores}
             result[name] = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids,
                                                 gold_split=bundle.splits()[name],
                                                 word_index=encoded[name].word_index)
