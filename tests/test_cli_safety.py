@@ -159,8 +159,10 @@ def test_hamr_error_classes_are_input_errors():
     from hamr.options import OptionError
     from hamr.predict import ModelDirError
 
+    from hamr.tasks import TokenizerMismatchError
+
     for cls in (DataError, UnseenLabelsError, OptionError, ProtocolError, CompareError, ConfigError, ModelDirError,
-                SettingError):
+                SettingError, TokenizerMismatchError):
         assert issubclass(cls, InputError) and issubclass(cls, ValueError), cls
 
 

@@ -31,9 +31,10 @@ def expected_error_types() -> tuple[type[BaseException], ...]:
     """Errors that are the input's fault: one or two lines and exit code 2, a traceback only with --debug.
     :class:`hamr.errors.InputError` is the base of hamr's own (data, settings, options, config files, protocols,
     model folders); any other exception, a plain ``ValueError`` included, is shown with its traceback (exit 1)."""
+    from .embeddings import EmbeddingError
     from .tasks import HubUnreachableError
 
-    return (InputError, HubUnreachableError, FileNotFoundError, NotADirectoryError)
+    return (InputError, HubUnreachableError, EmbeddingError, FileNotFoundError, NotADirectoryError)
 
 
 def error_message(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from .constants import IGNORE_INDEX, INDEX_KEY
 from .data import LabelVocab, Split
 from .enums import TaskType
+from .errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _explain_load_failure(name: str, exc: Exception) -> Exception:
     )
 
 
-class TokenizerMismatchError(ValueError):
+class TokenizerMismatchError(InputError):
     """The tokenizer found for a model is far smaller than the model's vocabulary (missing tokenizer files)."""
 
 
