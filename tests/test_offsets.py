@@ -144,6 +144,26 @@ def test_pipeline_fits_on_the_meta_half_folds_and_keeps_the_plain_scores(dataset
     got = output_layer(saved, len(delta)).bias.detach().numpy()
     assert np.allclose(got - biases["before"], delta, atol=1e-4)
     assert json.loads((tmp_path / "metrics.json").read_text())["decision_offsets"]["offsets"] == rec["offsets"]
+    # logits.npz holds the raw logits (offsets taken out): with the offsets added back they give the run's scores
+    z = pipeline.read_logits(tmp_path)
+    assert list(z["label_names"]) == list(bundle.vocab.labels)
+    assert np.allclose(z["offsets"], delta, atol=1e-4)
+    for split in ("validation", "test"):
+        logits, labels = z[f"{split}_logits"], z[f"{split}_labels"]
+        if dataset == "tweetner7":  # labelled positions only: rebuild the [sentences, positions, tags] arrays
+            pos = z[f"{split}_positions"]
+            shape = (int(pos[:, 0].max()) + 1, int(pos[:, 1].max()) + 1)
+            full = np.zeros(shape + (logits.shape[1],), dtype=np.float32)
+            ids = np.full(shape, -100)
+            full[pos[:, 0], pos[:, 1]], ids[pos[:, 0], pos[:, 1]] = logits, labels
+            logits, labels = full, ids
+        encoded = pipeline.encode_split(bundle.splits()[split], pipeline.load_tokenizer(), bundle.vocab, max_length=32)
+        scores = pipeline.evaluate_predictions(bundle.task, bundle, logits + z["offsets"], labels,
+                                               gold_split=bundle.splits()[split], word_index=encoded.word_index)
+        assert scores["macro_f1"] == pytest.approx(result[split]["macro_f1"], abs=1e-9), split
+        plain = pipeline.evaluate_predictions(bundle.task, bundle, logits, labels,
+                                              gold_split=bundle.splits()[split], word_index=encoded.word_index)
+        assert plain["micro_f1"] == pytest.approx(rec["without"][split]["micro_f1"], abs=1e-9), split
     card = (tmp_path / "model" / "README.md").read_text()
     assert "decision offsets (`balanced`)" in card and "test macro-F1 without them" in card
 

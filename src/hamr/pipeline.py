@@ -9,6 +9,10 @@ evaluates on validation after every epoch and on test at the end, and writes int
 - ``test_predictions.tsv``: one row per test example (index, id, gold, predicted, then the probabilities: for
   classification ``probability`` of the predicted class and ``p:<class>`` per class; for NER
   ``probabilities``, the predicted tag's probability per word);
+- ``logits.npz``: the final model's raw validation and test logits, before any decision offsets
+  (``<split>_logits`` [N, C], ``<split>_labels`` [N]; NER: the labelled positions only, with
+  ``<split>_positions`` [M, 2], each one's sentence and sub-token position), ``label_names`` and the folded
+  ``offsets``: to study decision rules (offsets, other fits) without re-training (:func:`read_logits`);
 - ``epoch_metrics.jsonl``: validation macro/micro F1 and per-class F1 after every epoch;
 - the files the method declares in its registry entry (``output_files``): for HAMR ``hamr_diagnostics.jsonl``,
   ``hamr_examples.tsv`` and the label-free ``hamr_hardness.json`` (see :class:`~hamr.methods.hamr.HAMRTrainer`),
@@ -56,6 +60,8 @@ from .metrics import classification_metrics, ner_metrics
 from .options import validate_options
 from .run_outputs import (
     CHECKPOINT_MARKER,
+    LOGITS_FILE,
+    TEMP_PREFIX,
     atomic_folder,
     atomic_write_text,
     clear_run_outputs,
@@ -361,6 +367,24 @@ def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_i
     atomic_write_text(path, "".join(rows))
 
 
+def _logit_arrays(split: str, logits, label_ids, delta: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``split``'s raw logits (decision offsets taken back out) and gold ids for ``logits.npz``; for NER the
+    labelled positions only, with the sentence of each."""
+    raw = np.asarray(logits, dtype=np.float32) - (0.0 if delta is None else np.asarray(delta, dtype=np.float32))
+    labels = np.asarray(label_ids)
+    if raw.ndim == 3:
+        mask = labels != IGNORE_INDEX
+        return {f"{split}_logits": raw[mask], f"{split}_labels": labels[mask],
+                f"{split}_positions": np.stack(np.nonzero(mask), axis=1).astype(np.int32)}
+    return {f"{split}_logits": raw, f"{split}_labels": labels}
+
+
+def read_logits(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A finished run's ``logits.npz`` as a dict of arrays (see the module docstring)."""
+    with np.load(Path(run_dir) / LOGITS_FILE, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
 def _epoch_metrics(log_history: list[dict]) -> list[dict]:
     return [
         {k.replace("eval_", ""): v for k, v in rec.items() if k.startswith("eval_") or k == "epoch"}
@@ -489,9 +513,12 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
                                                                                       trainer, say)
         without: dict[str, Any] = {}
         result["decision_offsets"]["without"] = without
+    logit_arrays: dict[str, np.ndarray] = {"label_names": np.asarray(bundle.vocab.labels, dtype=str),
+                                           "offsets": np.zeros(len(bundle.vocab)) if delta is None else delta}
     for name in ("validation", "test"):
         if name in encoded:
             pred = trainer.predict(encoded[name], metric_key_prefix=name)
+            logit_arrays.update(_logit_arrays(name, pred.predictions, pred.label_ids, delta))
             if delta is not None:  # the offsets are in the output bias now: check, and score without them too
                 if name == "validation":
                     _check_folded(before_offsets, pred.predictions, pred.label_ids, delta)
@@ -530,6 +557,9 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
     if not trainer.is_world_process_zero():  # under torchrun every rank evaluates; one writes
         return result
     atomic_write_text(out / "epoch_metrics.jsonl", "".join(json.dumps(rec) + "\n" for rec in result["epoch_metrics"]))
+    tmp = out / f"{TEMP_PREFIX}{LOGITS_FILE}"
+    np.savez_compressed(tmp, **logit_arrays)
+    os.replace(tmp, out / LOGITS_FILE)
     for fname in get_method(config.method).output_files:
         src = Path(args.output_dir) / fname
         if src.exists():

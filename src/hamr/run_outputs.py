@@ -20,11 +20,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+#: The final model's raw validation and test logits (:func:`hamr.pipeline.read_logits`).
+LOGITS_FILE = "logits.npz"
+
 #: Everything a run writes into its output folder (files and folders), in one place.
 RUN_OUTPUTS: tuple[str, ...] = (
     "metrics.json",
     "epoch_metrics.jsonl",
     "test_predictions.tsv",
+    LOGITS_FILE,
     "model",
     "trainer",  # the Trainer's own folder: checkpoints and HAMR's files while training
     "hamr_diagnostics.jsonl",
