@@ -148,15 +148,9 @@ def test_pipeline_fits_on_the_meta_half_folds_and_keeps_the_plain_scores(dataset
     z = pipeline.read_logits(tmp_path)
     assert list(z["label_names"]) == list(bundle.vocab.labels)
     assert np.allclose(z["offsets"], delta, atol=1e-4)
+    assert ("test_positions" in z) == (dataset == "tweetner7")  # NER: the labelled positions only
     for split in ("validation", "test"):
-        logits, labels = z[f"{split}_logits"], z[f"{split}_labels"]
-        if dataset == "tweetner7":  # labelled positions only: rebuild the [sentences, positions, tags] arrays
-            pos = z[f"{split}_positions"]
-            shape = (int(pos[:, 0].max()) + 1, int(pos[:, 1].max()) + 1)
-            full = np.zeros(shape + (logits.shape[1],), dtype=np.float32)
-            ids = np.full(shape, -100)
-            full[pos[:, 0], pos[:, 1]], ids[pos[:, 0], pos[:, 1]] = logits, labels
-            logits, labels = full, ids
+        logits, labels = pipeline.split_logits(z, split, len(bundle.splits()[split]))
         encoded = pipeline.encode_split(bundle.splits()[split], pipeline.load_tokenizer(), bundle.vocab, max_length=32)
         scores = pipeline.evaluate_predictions(bundle.task, bundle, logits + z["offsets"], labels,
                                                gold_split=bundle.splits()[split], word_index=encoded.word_index)

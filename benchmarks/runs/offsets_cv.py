@@ -25,28 +25,22 @@ from pathlib import Path
 import numpy as np
 
 from hamr.config import RunConfig
-from hamr.constants import IGNORE_INDEX
 from hamr.enums import DecisionOffsets, TaskType
 from hamr.holdout import validation_holdout
 from hamr.losses import class_counts_from_labels
 from hamr.offsets import fit_offsets
-from hamr.pipeline import encode_split, evaluate_predictions, load_data, load_tokenizer, read_logits
+from hamr.pipeline import (
+    _macro_f1_scorer,
+    encode_split,
+    evaluate_predictions,
+    load_data,
+    load_tokenizer,
+    read_logits,
+    split_logits,
+)
 
 FORMS = ("none", "balanced", "half", "macro_f1")
 RULES = FORMS + ("cv",)
-
-
-def _full(z: dict, split: str, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """``split``'s logits and label ids as the run had them (NER: rebuilt [sentences, positions, tags])."""
-    logits, labels = z[f"{split}_logits"].astype(np.float64), z[f"{split}_labels"]
-    if f"{split}_positions" not in z:
-        return logits, labels
-    pos = z[f"{split}_positions"]
-    shape = (n_rows, int(pos[:, 1].max()) + 1)
-    full = np.zeros(shape + (logits.shape[1],))
-    ids = np.full(shape, IGNORE_INDEX)
-    full[pos[:, 0], pos[:, 1]], ids[pos[:, 0], pos[:, 1]] = logits, labels
-    return full, ids
 
 
 class RunData:
@@ -62,9 +56,9 @@ class RunData:
         self.holdout = validation_holdout(self.config, self.bundle)
         z = read_logits(run_dir)
         self.labels = [str(x) for x in z["label_names"]]
-        self.logits, self.ids = _full(z, "validation", len(self.bundle.validation))
+        logits, self.ids = split_logits(z, "validation", len(self.bundle.validation))
+        self.logits = logits.astype(np.float64)
         self.words = None
-        tok = None
         if self.task == TaskType.NER:
             tok = load_tokenizer(self.config.model)
             self.words = encode_split(self.bundle.validation, tok, self.bundle.vocab,
@@ -84,11 +78,10 @@ class RunData:
     def fit(self, form: str, rows: list[int]) -> np.ndarray:
         if form == "none":
             return np.zeros(len(self.labels))
+        scorer = _macro_f1_scorer(self.task, self.bundle, self.ids[rows], self.bundle.validation.subset(rows),
+                                  None if self.words is None else [self.words[i] for i in rows])
         return fit_offsets(DecisionOffsets.parse(form), self.task, self.logits[rows], self.ids[rows], self.counts,
-                           self.labels, macro_f1=lambda lg: evaluate_predictions(
-                               self.task, self.bundle, lg, self.ids[rows],
-                               gold_split=self.bundle.validation.subset(rows),
-                               word_index=None if self.words is None else [self.words[i] for i in rows])["macro_f1"])
+                           self.labels, macro_f1=scorer)
 
 
 def _folds(run: RunData, rows: list[int], k: int, seed: int) -> list[list[int]]:

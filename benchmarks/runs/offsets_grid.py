@@ -96,7 +96,7 @@ def main() -> None:
             cells.append(f"{st.mean(gs):+.1f} ({sum(g >= 1 for g in gs)} of {len(gs)})")
         print(f"| {meth} | {len(per_form['macro_f1'])} | " + " | ".join(cells) + " |")
     chosen = max(FORMS[1:], key=lambda f: st.mean(overall[f])) if overall else "macro_f1"
-    print(f"| **mean over methods** | | " + " | ".join(f"{st.mean(overall[f]):+.1f}" for f in FORMS[1:]) + " |")
+    print("| **mean over methods** | | " + " | ".join(f"{st.mean(overall[f]):+.1f}" for f in FORMS[1:]) + " |")
     print(f"\nChosen on held-out: **{chosen}** (the largest mean gain over methods).\n")
 
     print("## 2. Test macro / micro-F1 (%), mean ± sd over seeds\n")
