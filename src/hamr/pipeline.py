@@ -367,10 +367,10 @@ def _write_predictions(path: Path, task: TaskType, split: Split, logits, label_i
     atomic_write_text(path, "".join(rows))
 
 
-def _logit_arrays(split: str, logits, label_ids, delta: np.ndarray | None) -> dict[str, np.ndarray]:
-    """``split``'s raw logits (decision offsets taken back out) and gold ids for ``logits.npz``; for NER the
+def _logit_arrays(split: str, logits, label_ids) -> dict[str, np.ndarray]:
+    """``split``'s raw logits (decision offsets already taken out) and gold ids for ``logits.npz``; for NER the
     labelled positions only, with the sentence of each."""
-    raw = np.asarray(logits, dtype=np.float32) - (0.0 if delta is None else np.asarray(delta, dtype=np.float32))
+    raw = np.asarray(logits, dtype=np.float32)
     labels = np.asarray(label_ids)
     if raw.ndim == 3:
         mask = labels != IGNORE_INDEX
@@ -533,11 +533,11 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
     for name in ("validation", "test"):
         if name in encoded:
             pred = trainer.predict(encoded[name], metric_key_prefix=name)
-            logit_arrays.update(_logit_arrays(name, pred.predictions, pred.label_ids, delta))
+            plain = pred.predictions if delta is None else np.asarray(pred.predictions) - delta
+            logit_arrays.update(_logit_arrays(name, plain, pred.label_ids))
             if delta is not None:  # the offsets are in the output bias now: check, and score without them too
                 if name == "validation":
                     _check_folded(before_offsets, pred.predictions, pred.label_ids, delta)
-                plain = np.asarray(pred.predictions) - delta
                 without[name] = evaluate_predictions(task, bundle, plain, pred.label_ids,
                                                      gold_split=bundle.splits()[name],
                                                      word_index=encoded[name].word_index)
