@@ -119,6 +119,83 @@ def test_class_hypergradient_matches_finite_differences():
             assert abs((up - down) / 2e-6 - float(hflat[k])) < 1e-6 + 1e-4 * abs(float(hflat[k]))
 
 
+def test_strength_form_is_the_per_class_form_along_the_prior():
+    """class_params=strength: at the start it equals the per-class form (β = β_start, δ = 0); its hypergradient
+    is the chain rule of the per-class one, ∂/∂a = Σ_c b_c ∂/∂β_c and ∂/∂k = −Σ_c b_c ∂/∂δ_c (b the centred
+    negative log counts); and it matches central differences at a point away from the start."""
+    torch.manual_seed(0)
+    c, d, n = 3, 4, 10
+    counts = [400.0, 50.0, 5.0]
+    W = torch.randn(c, d, dtype=torch.float64, requires_grad=True)
+    x, y = torch.randn(n, d, dtype=torch.float64), torch.tensor([0, 0, 0, 0, 1, 1, 2, 0, 1, 0])
+    xm, ym = torch.randn(6, d, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1, 2])
+    start = -0.5 * torch.log(torch.tensor(counts))
+    groups = class_groups(["a", "b", "c"], False)
+    per = ClassResidualReweighter(groups, start, hidden=5, use_residual=False)
+    st = ClassResidualReweighter(groups, start, hidden=5, use_residual=False, class_params="strength", counts=counts)
+    z = torch.randn(n, dtype=torch.float64)
+    torch.testing.assert_close(st.weights(z, y), per.weights(z, y))
+    assert torch.equal(st.logit_offsets(), torch.zeros(3))
+    b = -(torch.log(torch.tensor(counts)) - torch.log(torch.tensor(counts)).mean())
+    torch.testing.assert_close(st.basis, b)
+    assert b[2] > 0 > b[0]  # the rarest group has the largest basis value
+
+    def unit_losses(delta):
+        return F.cross_entropy(x @ W.T + delta.double(), y, reduction="none")
+
+    def meta_at(p):
+        return F.cross_entropy(xm @ p["W"].T, ym)
+
+    (g_beta, g_delta), _ = per.hypergradient(z, y, unit_losses, {"W": W}, meta_at, 0.7)
+    (g_scales,), _ = st.hypergradient(z, y, unit_losses, {"W": W}, meta_at, 0.7)
+    assert g_scales.shape == (2,) and g_scales.abs().min() > 0
+    torch.testing.assert_close(g_scales[0], (b * g_beta).sum(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(g_scales[1], -(b * g_delta).sum(), rtol=1e-5, atol=1e-7)
+
+    st.scales.data = torch.tensor([0.4, -0.3])  # away from the start: central differences, float32 tolerance
+    (g_scales,), _ = st.hypergradient(z, y, unit_losses, {"W": W}, meta_at, 0.7)
+
+    def objective():
+        w = st.weights(z, y)
+        g = torch.autograd.grad((w * unit_losses(st.delta_per_label())).mean(), W)[0]
+        return float(meta_at({"W": W - 0.7 * g}).detach())
+
+    for i in range(2):
+        old = float(st.scales.data[i])
+        st.scales.data[i] = old + 1e-3
+        up = objective()
+        st.scales.data[i] = old - 1e-3
+        down = objective()
+        st.scales.data[i] = old
+        assert abs((up - down) / 2e-3 - float(g_scales[i])) < 1e-4 + 1e-2 * abs(float(g_scales[i]))
+
+
+def test_strength_form_trains_two_scalars_logs_them_and_resumes(tmp_path, tokenizer, tweetner):
+    tr = _trainer(tmp_path, tokenizer, tweetner, hypergrad_backend="head_cached", meta_objective="half",
+                  class_params="strength")
+    cr = tr.class_reweighter
+    assert len(cr.learned()) == len(list(cr.net.parameters())) + 1  # φ and the two scalars, nothing per class
+    tr.train()
+    a, k = cr.scales.detach().tolist()
+    assert max(abs(a), abs(k)) > 1e-3
+    torch.testing.assert_close(cr.beta.detach(), cr.beta_start + a * cr.basis)
+    torch.testing.assert_close(cr.logit_offsets(), (-k * cr.basis)[cr.group_of_label])
+    rec = json.loads((tmp_path / "out" / "hamr_diagnostics.jsonl").read_text().splitlines()[-1])
+    assert rec["class_params"]["strength"] == pytest.approx({"weight": a, "offset": k})
+    state = tr.hamr_state_dict()
+    other = _trainer(tmp_path / "other", tokenizer, tweetner, hypergrad_backend="head_cached",
+                     meta_objective="half", class_params="strength")
+    other.load_hamr_state_dict(state)
+    assert torch.equal(other.class_reweighter.scales.detach(), cr.scales.detach())
+    per_class = _trainer(tmp_path / "pc", tokenizer, tweetner, hypergrad_backend="head_cached", meta_objective="half")
+    with pytest.raises(ValueError, match="saved with class_params='strength'"):
+        per_class.load_hamr_state_dict(state)
+    with pytest.raises(ValueError, match="class_params='strength' parametrises"):
+        HAMRArguments(output_dir="x", weighting_form="wnet", class_params="strength")
+    with pytest.raises(ValueError, match="ClassParams"):
+        HAMRArguments(output_dir="x", class_params="nope")
+
+
 def _hypergradient(tr, batch, backend):
     """The hypergradient of one meta step at the trainer's current state, with ``backend``."""
     tr.hypergrad_backend = backend  # the trainer's resolved backend (the field may be None)

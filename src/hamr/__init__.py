@@ -11,6 +11,7 @@ from typing import Any
 from .data import DataBundle, DataError, LabelVocab, Split, load_benchmark, load_files
 from .enums import (
     AblationMode,
+    ClassParams,
     Device,
     HardnessStat,
     HypergradBackend,
@@ -87,6 +88,7 @@ __all__ = [
     "DataBundle",
     "DataError",
     "Device",
+    "ClassParams",
     "HardnessStat",
     "HypergradBackend",
     "InnerLR",

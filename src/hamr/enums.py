@@ -112,6 +112,13 @@ class AblationMode(_StrEnum):
     WITHOUT_RESIDUAL = "without_residual"  # no per-example residual (u_φ ≡ 0); β, δ still learn
 
 
+class ClassParams(_StrEnum):
+    """How weighting_form=class_residual parametrises its class terms β, δ (session 26)."""
+
+    PER_CLASS = "per_class"  # a free β_c and δ_c per class group
+    STRENGTH = "strength"  # two scalars along the class prior: β = β_start + a·b, δ = −k·b, b = −(log n − mean)
+
+
 class WeightingForm(_StrEnum):
     """How HAMR's example weights are formed (issue 22)."""
 

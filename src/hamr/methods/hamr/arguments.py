@@ -12,6 +12,7 @@ from typing import ClassVar
 from ...enums import (
     AblationMode,
     HardnessStat,
+    ClassParams,
     HypergradBackend,
     InnerLR,
     LookaheadScope,
@@ -84,6 +85,13 @@ class HAMRArguments(ImbalanceArguments):
     class_param_lr: float = field(
         default=1e-2,
         metadata={"help": "class_residual: Adam lr of β and δ."},
+    )
+    class_params: ClassParams = field(
+        default=ClassParams.PER_CLASS,
+        metadata={"help": "class_residual: how β and δ are parametrised: per_class (a free β_c and δ_c per class "
+                          "group) | strength (two learned scalars along the class prior: β = β_start + a·b, "
+                          "δ = −k·b with b = −(log n_c − mean log n), a and k starting at 0; k = 1 is Balanced "
+                          "Softmax's offset)."},
     )
     class_param_cap: float | None = field(
         default=None,
@@ -188,6 +196,7 @@ class HAMRArguments(ImbalanceArguments):
         self.token_class_weights = TokenClassWeights.parse(self.token_class_weights)
         self.meta_token_class_weights = TokenClassWeights.parse(self.meta_token_class_weights)
         self.weighting_form = None if self.weighting_form is None else WeightingForm.parse(self.weighting_form)
+        self.class_params = ClassParams.parse(self.class_params)
         self.meta_objective = None if self.meta_objective is None else MetaObjective.parse(self.meta_objective)
         if self.faithful and (self.weighting_form not in (None, WeightingForm.WNET) or
                               self.hypergrad_backend == HypergradBackend.HEAD_CACHED):
@@ -240,6 +249,9 @@ class HAMRArguments(ImbalanceArguments):
         if self.ablation in (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL) and not cr:
             raise SettingError(f"HAMRArguments: ablation={self.ablation.value!r} removes a part of "
                              f"weighting_form='class_residual'; set weighting_form='class_residual'{why}")
+        if self.class_params != ClassParams.PER_CLASS and not cr:
+            raise SettingError(f"HAMRArguments: class_params={self.class_params.value!r} parametrises the class terms "
+                             f"of weighting_form='class_residual'; set weighting_form='class_residual'{why}")
         if self.class_param_cap is not None and not cr:
             raise SettingError("HAMRArguments: class_param_cap bounds the class parameters of "
                              f"weighting_form='class_residual'; set weighting_form='class_residual'{why}")

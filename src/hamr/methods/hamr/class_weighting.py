@@ -22,6 +22,17 @@ AutoBalance (Li et al., NeurIPS 2021). The saved model therefore needs no extra 
 
 Start: β_c = log n_c^(−τ) (τ = ``class_prior_power``; NER: τ is 0 by default, so β = 0), δ = 0: at the start
 the weights equal today's class-level prior n_y^(−τ) / mean_B(n_y^(−τ)) (tested).
+
+``class_params=strength`` (session 26) learns two scalars instead of 2·C free values: with the basis
+b_c = −(log n_c − mean_c log n_c) (positive for the rare groups),
+
+    β_c = β_start,c + a · b_c        δ_c = −k · b_c
+
+so a is the extra class-weight strength (a = 1 adds the weight n_c^-1; on top of the start's n_c^-τ) and k the
+strength of the training-time logit adjustment (k = 1: Balanced Softmax's log π offsets, up to a constant). Both
+start at 0, so the start is the per-class form's start. The hypergradient of (a, k) pools every group's
+signal along the direction of the class prior (∂/∂a = Σ_c b_c ∂/∂β_c), where the per-class form's 2·C values
+each see one group's few meta units; the strength the meta objective wants is learned per dataset.
 """
 
 from __future__ import annotations
@@ -35,6 +46,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...enums import ClassParams
+from ...errors import SettingError
 from ...weighting import MetaStepResult, Params, WeightNet
 
 logger = logging.getLogger(__name__)
@@ -71,7 +84,8 @@ class ClassResidualReweighter:
 
     ``beta_start`` (per group, log scale) is β's starting point; δ starts at 0. ``learn_class=False`` keeps
     β, δ at the start (ablation); ``use_residual=False`` drops u_φ (ablation). A step with nothing to learn is
-    a no-op."""
+    a no-op. ``class_params=strength`` learns the two scalars (a, k) of the module docstring instead of free
+    β, δ; it needs the groups' training ``counts``."""
 
     def __init__(
         self,
@@ -85,6 +99,8 @@ class ClassResidualReweighter:
         learn_class: bool = True,
         use_residual: bool = True,
         cap: float | None = None,
+        class_params: ClassParams | str = ClassParams.PER_CLASS,
+        counts: Sequence[float] | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
         self.groups = groups
@@ -93,8 +109,20 @@ class ClassResidualReweighter:
         if start.numel() != len(groups) or not torch.isfinite(start).all():
             raise ValueError(f"beta_start: expected {len(groups)} finite values, got {start.tolist()}")
         self.beta_start = start.clone()
-        self.beta = nn.Parameter(start.clone().to(device))
-        self.delta = nn.Parameter(torch.zeros(len(groups), device=device))
+        self.class_params = ClassParams.parse(class_params)
+        if self.class_params == ClassParams.STRENGTH:
+            n = torch.as_tensor(np.asarray(counts if counts is not None else [], dtype=np.float64)).flatten()
+            if n.numel() != len(groups) or not (n > 0).all():
+                raise ValueError(f"class_params='strength' needs {len(groups)} positive group counts, got "
+                                 f"{None if counts is None else n.tolist()}")
+            log_n = torch.log(n)
+            self.basis = (-(log_n - log_n.mean())).to(torch.float32).to(device)  # b_c > 0 for rare groups
+            self.scales = nn.Parameter(torch.zeros(2, device=device))  # (a, k)
+            self._class_tensors = [self.scales]
+        else:
+            self._beta = nn.Parameter(start.clone().to(device))
+            self._delta = nn.Parameter(torch.zeros(len(groups), device=device))
+            self._class_tensors = [self._beta, self._delta]
         self.net = WeightNet(1, hidden, init_bias=0.0).to(device)
         with torch.no_grad():  # u_φ ≡ 0 at the start
             self.net.fc2.weight.zero_()
@@ -105,25 +133,39 @@ class ClassResidualReweighter:
             raise ValueError(f"cap: expected a finite value >= 0 or None, got {cap}")
         self.cap = cap
         if not learn_class:
-            self.beta.requires_grad_(False)
-            self.delta.requires_grad_(False)
+            for t in self._class_tensors:
+                t.requires_grad_(False)
         groups_ = []
         if use_residual:
             groups_.append({"params": list(self.net.parameters()), "lr": wnet_lr, "weight_decay": weight_decay})
         if learn_class:
-            groups_.append({"params": [self.beta, self.delta], "lr": class_lr, "weight_decay": 0.0})
+            groups_.append({"params": list(self._class_tensors), "lr": class_lr, "weight_decay": 0.0})
         self.optimizer = torch.optim.Adam(groups_) if groups_ else None
         self.num_skipped = 0
         self.num_steps = 0
 
     # -- parameters ----------------------------------------------------------------------------------
+    @property
+    def beta(self) -> torch.Tensor:
+        """β per group (per_class: the learned tensor itself; strength: β_start + a·b, differentiable in a)."""
+        if self.class_params == ClassParams.STRENGTH:
+            return self.beta_start.to(self.scales.device) + self.scales[0] * self.basis
+        return self._beta
+
+    @property
+    def delta(self) -> torch.Tensor:
+        """δ per group (per_class: the learned tensor itself; strength: −k·b, differentiable in k)."""
+        if self.class_params == ClassParams.STRENGTH:
+            return -self.scales[1] * self.basis
+        return self._delta
+
     def learned(self) -> list[torch.Tensor]:
         """The tensors the hypergradient updates, in the optimiser's order."""
         out: list[torch.Tensor] = []
         if self.use_residual:
             out += list(self.net.parameters())
         if self.learn_class:
-            out += [self.beta, self.delta]
+            out += list(self._class_tensors)
         return out
 
     def delta_per_label(self) -> torch.Tensor:
@@ -209,9 +251,12 @@ class ClassResidualReweighter:
             return MetaStepResult(meta_loss, True, norm)
         if self.cap is not None and self.learn_class:  # projection onto the box around the start
             with torch.no_grad():
-                start = self.beta_start.to(self.beta.device)
-                self.beta.copy_(torch.minimum(torch.maximum(self.beta, start - self.cap), start + self.cap))
-                self.delta.clamp_(-self.cap, self.cap)
+                if self.class_params == ClassParams.STRENGTH:
+                    self.scales.clamp_(-self.cap, self.cap)  # the cap bounds the two strengths
+                else:
+                    start = self.beta_start.to(self._beta.device)
+                    self._beta.copy_(torch.minimum(torch.maximum(self._beta, start - self.cap), start + self.cap))
+                    self._delta.clamp_(-self.cap, self.cap)
         return MetaStepResult(meta_loss, False, norm)
 
     # -- diagnostics and checkpoints -----------------------------------------------------------------
@@ -220,7 +265,12 @@ class ClassResidualReweighter:
         b = self.beta.detach().cpu().tolist()
         d = self.delta.detach().cpu().tolist()
         s = self.beta_start.tolist()
+        strength = {}
+        if self.class_params == ClassParams.STRENGTH:
+            a, k = self.scales.detach().cpu().tolist()
+            strength = {"strength": {"weight": a, "offset": k}}
         return {
+            **strength,
             "beta": dict(zip(self.groups.names, b)),
             "beta_start": dict(zip(self.groups.names, s)),
             "delta": dict(zip(self.groups.names, d)),
@@ -232,18 +282,27 @@ class ClassResidualReweighter:
     def state_dict(self) -> dict:
         return {
             "net": self.net.state_dict(),
+            "class_params": self.class_params.value,
             "beta": self.beta.detach().clone(),
             "delta": self.delta.detach().clone(),
+            **({"scales": self.scales.detach().clone()} if self.class_params == ClassParams.STRENGTH else {}),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "num_skipped": self.num_skipped,
             "num_steps": self.num_steps,
         }
 
     def load_state_dict(self, state: Mapping) -> None:
+        saved = ClassParams.parse(state.get("class_params", ClassParams.PER_CLASS.value))
+        if saved != self.class_params:
+            raise SettingError(f"HAMR state: saved with class_params={saved.value!r}, this run has "
+                             f"class_params={self.class_params.value!r}")
         self.net.load_state_dict(state["net"])
         with torch.no_grad():
-            self.beta.copy_(state["beta"])
-            self.delta.copy_(state["delta"])
+            if self.class_params == ClassParams.STRENGTH:
+                self.scales.copy_(state["scales"])
+            else:
+                self._beta.copy_(state["beta"])
+                self._delta.copy_(state["delta"])
         if self.optimizer is not None and state.get("optimizer") is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         self.num_skipped = int(state["num_skipped"])

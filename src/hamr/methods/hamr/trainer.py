@@ -233,7 +233,7 @@ class HAMRTrainer(ImbalanceTrainer):
             groups, torch.as_tensor(beta0, dtype=torch.float32), hidden=args.wnet_hidden,
             wnet_lr=self.settings["wnet_lr"], class_lr=args.class_param_lr, weight_decay=args.wnet_weight_decay,
             learn_class=args.learns_class_params, use_residual=args.uses_residual, cap=args.class_param_cap,
-            device=args.device,
+            class_params=args.class_params, counts=np.maximum(counts, 1.0), device=args.device,
         )
 
     @staticmethod
