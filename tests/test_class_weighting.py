@@ -4,7 +4,9 @@ zero-initialised per-example residual; the head_cached hypergradient backend; th
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -182,6 +184,9 @@ def test_strength_form_trains_two_scalars_logs_them_and_resumes(tmp_path, tokeni
     torch.testing.assert_close(cr.logit_offsets(), (-k * cr.basis)[cr.group_of_label])
     rec = json.loads((tmp_path / "out" / "hamr_diagnostics.jsonl").read_text().splitlines()[-1])
     assert rec["class_params"]["strength"] == pytest.approx({"weight": a, "offset": k})
+    stats = rec["class_hypergradient"]
+    assert stats["steps"] == tr.meta_steps and set(stats) == {"steps", "weight", "offset"}
+    assert stats["weight"]["sd"] > 0 and math.isfinite(stats["weight"]["drift_t"])
     state = tr.hamr_state_dict()
     other = _trainer(tmp_path / "other", tokenizer, tweetner, hypergrad_backend="head_cached",
                      meta_objective="half", class_params="strength")
@@ -194,6 +199,34 @@ def test_strength_form_trains_two_scalars_logs_them_and_resumes(tmp_path, tokeni
         HAMRArguments(output_dir="x", weighting_form="wnet", class_params="strength")
     with pytest.raises(ValueError, match="ClassParams"):
         HAMRArguments(output_dir="x", class_params="nope")
+
+
+def test_hypergradient_stats_are_the_mean_sd_and_t_of_the_steps(monkeypatch):
+    """hypergradient_stats: per class term, the mean and sd of its hypergradient over the meta steps since the last
+    call, drift_t = -mean / (sd / sqrt(n)) (the direction the steps push it), then a reset."""
+    groups = class_groups(["a", "b"], False)
+    cr = ClassResidualReweighter(groups, torch.zeros(2), hidden=3, use_residual=False)
+    rng = np.random.default_rng(0)
+    seq = rng.normal(loc=[[0.5, -0.1, 0.0, 2.0]], scale=1.0, size=(7, 4))  # β_a, β_b, δ_a, δ_b per step
+    it = iter(seq)
+
+    def fake(*_args, **_kw):
+        h = next(it)
+        return [torch.tensor(h[:2], dtype=torch.float32), torch.tensor(h[2:], dtype=torch.float32)], 1.0
+
+    monkeypatch.setattr(cr, "hypergradient", fake)
+    for _ in range(7):
+        cr.step(None, None, None, None, None, 0.1)
+    stats = cr.hypergradient_stats()
+    assert stats["steps"] == 7
+    for j, (kind, g) in enumerate([("beta", "a"), ("beta", "b"), ("delta", "a"), ("delta", "b")]):
+        col = seq[:, j].astype(np.float32).astype(np.float64)
+        rec = stats[kind][g]
+        assert rec["mean"] == pytest.approx(col.mean(), rel=1e-6)
+        assert rec["sd"] == pytest.approx(col.std(ddof=1), rel=1e-6)
+        assert rec["drift_t"] == pytest.approx(-col.mean() / (col.std(ddof=1) / np.sqrt(7)), rel=1e-6)
+    assert stats["delta"]["b"]["drift_t"] < -2  # a steady positive hypergradient pushes δ_b down
+    assert cr.hypergradient_stats() == {"steps": 0}  # reset
 
 
 def _hypergradient(tr, batch, backend):
@@ -253,7 +286,7 @@ def test_training_moves_beta_and_delta_and_logs_them(tmp_path, tokenizer, tweetn
     rec = json.loads((tmp_path / "out" / "hamr_diagnostics.jsonl").read_text().splitlines()[-1])
     params = rec["class_params"]
     assert set(params["beta"]) == set(cr.groups.names)
-    assert params["delta"]["O"] == pytest.approx(float(cr.delta[0]))
+    assert params["delta"]["O"] == pytest.approx(float(cr.delta[0].detach()))
     assert "O" in rec["unit_weights_per_group"] and rec["unit_weights_per_group"]["O"]["n"] > 0
 
 

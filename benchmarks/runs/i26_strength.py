@@ -44,6 +44,10 @@ def _strengths(run: Path) -> list[str]:
     return out
 
 
+def _cell(v: tuple[float, float] | None) -> str:
+    return "–" if v is None else f"{v[0]:.1f} / {v[1]:.1f}"
+
+
 def _fmt(vals: list[float]) -> str:
     if not vals:
         return "–"
@@ -61,21 +65,23 @@ def main(screen: Path, control: Path) -> None:
     print("| dataset | seed | entry | macro / micro, no offsets | macro / micro, macro_f1 offsets | a / k per epoch |")
     print("|---|---|---|---|---|---|")
     summary: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for entry in ("hamr_strength", "hamr_strength_lr0.03", "hamr_strength_lr0.1", "hamr_cr_strength"):
-        for (ds, seed), run in sorted(_runs(screen, entry).items()):
-            ctrl = base.get((ds, seed))
-            for name, r in ((entry, run), ("hamr", ctrl)):
-                if r is None:
-                    continue
-                m = json.loads((r / "metrics.json").read_text())
-                none, off = _held(m, "none"), _held(m, "macro_f1")
-                cell = lambda v: "–" if v is None else f"{v[0]:.1f} / {v[1]:.1f}"  # noqa: E731
-                print(f"| {ds} | {seed} | {name} | {cell(none)} | {cell(off)} | {', '.join(_strengths(r)) or '–'} |")
-                acc = summary.setdefault((ds, name), {"none": [], "off": []})
-                if none:
-                    acc["none"].append(none[0])
-                if off:
-                    acc["off"].append(off[0])
+    entries = ("hamr_strength", "hamr_strength_lr0.03", "hamr_strength_lr0.1", "hamr_cr_strength")
+    found = {e: _runs(screen, e) for e in entries}
+    keys = sorted({key for runs in found.values() for key in runs})
+    for ds, seed in keys:
+        # the control once per dataset and seed, then every screened entry of that dataset and seed
+        rows = [("hamr", base.get((ds, seed)))] + [(e, found[e].get((ds, seed))) for e in entries]
+        for name, r in rows:
+            if r is None:
+                continue
+            m = json.loads((r / "metrics.json").read_text())
+            none, off = _held(m, "none"), _held(m, "macro_f1")
+            print(f"| {ds} | {seed} | {name} | {_cell(none)} | {_cell(off)} | {', '.join(_strengths(r)) or '–'} |")
+            acc = summary.setdefault((ds, name), {"none": [], "off": []})
+            if none:
+                acc["none"].append(none[0])
+            if off:
+                acc["off"].append(off[0])
     print("\n## Mean held-out macro-F1 over the paired seeds\n")
     print("| dataset | entry | n | no offsets | macro_f1 offsets |")
     print("|---|---|---|---|---|")

@@ -143,6 +143,9 @@ class ClassResidualReweighter:
         self.optimizer = torch.optim.Adam(groups_) if groups_ else None
         self.num_skipped = 0
         self.num_steps = 0
+        self._hg_count = 0  # hypergradient statistics of the class tensors since the last hypergradient_stats()
+        self._hg_sum = [torch.zeros_like(t, dtype=torch.float64) for t in self._class_tensors]
+        self._hg_sq = [torch.zeros_like(t, dtype=torch.float64) for t in self._class_tensors]
 
     # -- parameters ----------------------------------------------------------------------------------
     @property
@@ -236,6 +239,11 @@ class ClassResidualReweighter:
             self.num_skipped += 1
             logger.warning("meta step %d skipped: non-finite class-level hypergradient or meta loss", self.num_steps)
             return MetaStepResult(meta_loss, True, norm)
+        if self.learn_class:  # the class tensors are the last entries of learned()
+            self._hg_count += 1
+            for i, h in enumerate(hyper[len(hyper) - len(self._class_tensors):]):
+                self._hg_sum[i] += h.detach().double()
+                self._hg_sq[i] += h.detach().double() ** 2
         learned = self.learned()
         backup = [p.detach().clone() for p in learned]
         for p, h in zip(learned, hyper):
@@ -278,6 +286,37 @@ class ClassResidualReweighter:
             "class_weight": dict(zip(self.groups.names, _relative(np.exp(b)))),
             "class_weight_start": dict(zip(self.groups.names, _relative(np.exp(s)))),
         }
+
+    def hypergradient_stats(self, reset: bool = True) -> dict:
+        """How consistently the meta objective pushes each class term, over the meta steps since the last call:
+        ``drift_t`` = −mean / (sd / √n) of its hypergradient (positive: the steps push it up; |t| > 2: a
+        direction the noise of single meta batches does not explain), and ``snr`` = |mean| / sd per step.
+        per_class: per group for β and δ; strength: for the two scalars (``weight`` = a, ``offset`` = k)."""
+        n = self._hg_count
+        out: dict = {"steps": n}
+        if n >= 2:
+            if self.class_params == ClassParams.STRENGTH:
+                names = [("weight", None), ("offset", None)]
+                sums, sqs = list(self._hg_sum[0]), list(self._hg_sq[0])
+            else:
+                names = [(kind, g) for kind in ("beta", "delta") for g in self.groups.names]
+                sums = [*self._hg_sum[0], *self._hg_sum[1]]
+                sqs = [*self._hg_sq[0], *self._hg_sq[1]]
+            for (kind, group), s1, s2 in zip(names, sums, sqs):
+                mean = float(s1) / n
+                sd = math.sqrt(max(float(s2) / n - mean * mean, 0.0) * n / (n - 1))
+                rec = {"mean": mean, "sd": sd,
+                       "drift_t": -mean / (sd / math.sqrt(n)) if sd > 0 else 0.0,
+                       "snr": abs(mean) / sd if sd > 0 else 0.0}
+                if group is None:
+                    out[kind] = rec
+                else:
+                    out.setdefault(kind, {})[group] = rec
+        if reset:
+            self._hg_count = 0
+            for t in (*self._hg_sum, *self._hg_sq):
+                t.zero_()
+        return out
 
     def state_dict(self) -> dict:
         return {

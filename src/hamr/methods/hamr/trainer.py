@@ -596,6 +596,8 @@ class HAMRTrainer(ImbalanceTrainer):
         extra: dict[str, Any] = {}
         if self.class_reweighter is not None:
             extra["class_params"] = self.class_reweighter.describe()
+            if self.class_reweighter.learn_class:  # how steady the meta objective's push on β, δ was this epoch
+                extra["class_hypergradient"] = self.class_reweighter.hypergradient_stats()
             if self._unit_group_weights:  # the mean weight of the units (examples / labelled tokens) per group
                 g = np.concatenate([a for a, _ in self._unit_group_weights])
                 wu = np.concatenate([b for _, b in self._unit_group_weights])
