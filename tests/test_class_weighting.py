@@ -227,6 +227,14 @@ def test_hypergradient_stats_are_the_mean_sd_and_t_of_the_steps(monkeypatch):
         assert rec["drift_t"] == pytest.approx(-col.mean() / (col.std(ddof=1) / np.sqrt(7)), rel=1e-6)
     assert stats["delta"]["b"]["drift_t"] < -2  # a steady positive hypergradient pushes δ_b down
     assert cr.hypergradient_stats() == {"steps": 0}  # reset
+    # the statistics so far are part of the checkpointed state: a resumed run reports the whole epoch
+    it = iter(seq)
+    for _ in range(3):
+        cr.step(None, None, None, None, None, 0.1)
+    other = ClassResidualReweighter(groups, torch.zeros(2), hidden=3, use_residual=False)
+    other.load_state_dict(cr.state_dict())
+    assert other.hypergradient_stats() == cr.hypergradient_stats()
+    assert other.hypergradient_stats()["steps"] == 0 and cr.hypergradient_stats()["steps"] == 0
 
 
 def _hypergradient(tr, batch, backend):

@@ -32,7 +32,9 @@ so a is the extra class-weight strength (a = 1 adds the weight n_c^-1; on top of
 strength of the training-time logit adjustment (k = 1: Balanced Softmax's log π offsets, up to a constant). Both
 start at 0, so the start is the per-class form's start. The hypergradient of (a, k) pools every group's
 signal along the direction of the class prior (∂/∂a = Σ_c b_c ∂/∂β_c), where the per-class form's 2·C values
-each see one group's few meta units; the strength the meta objective wants is learned per dataset.
+each see one group's few meta units. Meant to learn the push's strength per dataset; screened in session 26
+(README, ``i26_strength``) it did not: the one-step hypergradient pushes the same way on datasets that want
+opposite pushes (``class_hypergradient`` in the diagnostics shows it). Off by default.
 """
 
 from __future__ import annotations
@@ -144,8 +146,9 @@ class ClassResidualReweighter:
         self.num_skipped = 0
         self.num_steps = 0
         self._hg_count = 0  # hypergradient statistics of the class tensors since the last hypergradient_stats()
-        self._hg_sum = [torch.zeros_like(t, dtype=torch.float64) for t in self._class_tensors]
-        self._hg_sq = [torch.zeros_like(t, dtype=torch.float64) for t in self._class_tensors]
+        # kept on the CPU in float64 (MPS has no float64)
+        self._hg_sum = [torch.zeros(t.shape, dtype=torch.float64) for t in self._class_tensors]
+        self._hg_sq = [torch.zeros(t.shape, dtype=torch.float64) for t in self._class_tensors]
 
     # -- parameters ----------------------------------------------------------------------------------
     @property
@@ -242,8 +245,9 @@ class ClassResidualReweighter:
         if self.learn_class:  # the class tensors are the last entries of learned()
             self._hg_count += 1
             for i, h in enumerate(hyper[len(hyper) - len(self._class_tensors):]):
-                self._hg_sum[i] += h.detach().double()
-                self._hg_sq[i] += h.detach().double() ** 2
+                h64 = h.detach().cpu().double()
+                self._hg_sum[i] += h64
+                self._hg_sq[i] += h64 ** 2
         learned = self.learned()
         backup = [p.detach().clone() for p in learned]
         for p, h in zip(learned, hyper):
@@ -328,6 +332,9 @@ class ClassResidualReweighter:
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "num_skipped": self.num_skipped,
             "num_steps": self.num_steps,
+            # the epoch's hypergradient statistics so far, so a resumed run's diagnostics cover the whole epoch
+            "hypergradient_stats": {"count": self._hg_count, "sum": [t.clone() for t in self._hg_sum],
+                                    "sq": [t.clone() for t in self._hg_sq]},
         }
 
     def load_state_dict(self, state: Mapping) -> None:
@@ -346,6 +353,11 @@ class ClassResidualReweighter:
             self.optimizer.load_state_dict(state["optimizer"])
         self.num_skipped = int(state["num_skipped"])
         self.num_steps = int(state["num_steps"])
+        hg = state.get("hypergradient_stats")  # absent in checkpoints from before session 26
+        if hg is not None:
+            self._hg_count = int(hg["count"])
+            for dst, src in zip((*self._hg_sum, *self._hg_sq), (*hg["sum"], *hg["sq"])):
+                dst.copy_(src)
 
 
 def _relative(x: np.ndarray) -> list[float]:
