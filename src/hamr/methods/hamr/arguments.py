@@ -11,8 +11,8 @@ from typing import ClassVar
 
 from ...enums import (
     AblationMode,
-    HardnessStat,
     ClassParams,
+    HardnessStat,
     HypergradBackend,
     InnerLR,
     LookaheadScope,
