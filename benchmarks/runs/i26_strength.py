@@ -65,7 +65,7 @@ def main(screen: Path, control: Path) -> None:
     print("| dataset | seed | entry | macro / micro, no offsets | macro / micro, macro_f1 offsets | a / k per epoch |")
     print("|---|---|---|---|---|---|")
     summary: dict[tuple[str, str], dict[str, list[float]]] = {}
-    entries = ("hamr_strength", "hamr_strength_lr0.03", "hamr_strength_lr0.1", "hamr_cr_strength")
+    entries = sorted({p.name for p in screen.glob("runs/*/*")})  # every entry the screen has run
     found = {e: _runs(screen, e) for e in entries}
     keys = sorted({key for runs in found.values() for key in runs})
     for ds, seed in keys:

@@ -119,6 +119,7 @@ class ClassResidualReweighter:
                                  f"{None if counts is None else n.tolist()}")
             log_n = torch.log(n)
             self.basis = (-(log_n - log_n.mean())).to(torch.float32).to(device)  # b_c > 0 for rare groups
+            self._beta_start_dev = start.clone().to(device)  # β's start beside the scalars, read every step
             self.scales = nn.Parameter(torch.zeros(2, device=device))  # (a, k)
             self._class_tensors = [self.scales]
         else:
@@ -155,7 +156,7 @@ class ClassResidualReweighter:
     def beta(self) -> torch.Tensor:
         """β per group (per_class: the learned tensor itself; strength: β_start + a·b, differentiable in a)."""
         if self.class_params == ClassParams.STRENGTH:
-            return self.beta_start.to(self.scales.device) + self.scales[0] * self.basis
+            return self._beta_start_dev + self.scales[0] * self.basis
         return self._beta
 
     @property
