@@ -201,6 +201,103 @@ def test_strength_form_trains_two_scalars_logs_them_and_resumes(tmp_path, tokeni
         HAMRArguments(output_dir="x", class_params="nope")
 
 
+def test_pr_feedback_raises_the_under_predicted_class_and_lowers_the_over_predicted_one():
+    """class_params=pr_feedback: a class never predicted (precision 1, recall 0) gains weight, the class that
+    absorbs its predictions (recall 1, precision < 1) loses it, a class with P = R keeps its β; δ stays 0 and
+    nothing of the class terms goes to the hypergradient."""
+    groups = class_groups(["a", "b", "c"], ner=False)
+    cr = ClassResidualReweighter(groups, [0.0, 0.0, 0.0], hidden=4, class_lr=0.1, class_params="pr_feedback",
+                                 counts=[80.0, 15.0, 5.0])
+    assert cr.learned() == list(cr.net.parameters())  # β, δ are not learned by the hypergradient
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, -100])
+    pred = torch.tensor([0, 0, 1, 1, 0, 0, 2])  # c is always taken for a; the unlabelled unit does not count
+    logits = F.one_hot(pred, 3).float() * 5.0
+    cr.feedback(logits, labels)
+    beta = cr.beta.detach()
+    # natural counts: rows P(pred | true) times the prior (0.8, 0.15, 0.05): a has P = 0.8 / 0.85, R = 1
+    expected_a = 0.1 * math.log((0.8 / 0.85 + 0.05) / (1.0 + 0.05))
+    expected_c = 0.1 * math.log((1.0 + 0.05) / (0.0 + 0.05))
+    assert float(beta[0]) == pytest.approx(expected_a, rel=1e-6) and float(beta[0]) < 0
+    assert float(beta[1]) == pytest.approx(0.0, abs=1e-12)
+    assert float(beta[2]) == pytest.approx(expected_c, rel=1e-6) and float(beta[2]) > 1.0 * 0.1
+    assert torch.equal(cr.logit_offsets(), torch.zeros(3))
+    # a second batch: the first one's counts decay by 0.9 and the new ones add
+    cr.feedback(logits, labels)
+    torch.testing.assert_close(cr.confusion, 1.9 * torch.tensor([[2.0, 0, 0], [0, 2, 0], [2, 0, 0]], dtype=torch.float64))
+    desc = cr.describe()["pr_feedback"]
+    assert desc["c"] == {"precision": 1.0, "recall": 0.0} and desc["b"]["recall"] == pytest.approx(1.0)
+    # checkpoints carry β and the counts; frozen (the ablation) means no feedback
+    other = ClassResidualReweighter(groups, [0.0, 0.0, 0.0], hidden=4, class_params="pr_feedback",
+                                    counts=[80.0, 15.0, 5.0])
+    other.load_state_dict(cr.state_dict())
+    assert torch.equal(other.beta, cr.beta) and torch.equal(other.confusion, cr.confusion)
+    frozen = ClassResidualReweighter(groups, [0.0, 0.0, 0.0], hidden=4, learn_class=False,
+                                     class_params="pr_feedback", counts=[80.0, 15.0, 5.0])
+    frozen.feedback(logits, labels)
+    assert torch.equal(frozen.beta, torch.zeros(3))
+    with pytest.raises(ValueError, match="class_params='pr_feedback' needs 3 positive group counts"):
+        ClassResidualReweighter(groups, [0.0, 0.0, 0.0], class_params="pr_feedback")
+
+
+def test_pr_feedback_estimates_precision_under_the_training_prior():
+    """The balanced meta batches' confusion rows are reweighted to the training prior: precision and recall match
+    a numpy computation on the natural counts π_g · P(ĝ | g); a group never seen gives no signal."""
+    groups = class_groups(["x", "y", "z", "w"], ner=False)
+    counts = np.array([50.0, 30.0, 15.0, 5.0])
+    cr = ClassResidualReweighter(groups, [0.0] * 4, hidden=4, class_params="pr_feedback", counts=counts,
+                                 feedback_decay=0.0)
+    rng = np.random.default_rng(0)
+    k = rng.integers(0, 7, size=(4, 4)).astype(float)
+    k[3] = 0  # w is not in the meta batches
+    cr.confusion.copy_(torch.as_tensor(k))
+    nat = k[:3] / k[:3].sum(1, keepdims=True) * (counts[:3] / counts.sum())[:, None]
+    precision, recall, seen = cr.precision_recall()
+    assert seen.tolist() == [True, True, True, False]
+    np.testing.assert_allclose(precision[:3].numpy(), np.diag(nat)[:3] / nat[:, :3].sum(0), rtol=1e-12)
+    np.testing.assert_allclose(recall[:3].numpy(), np.diag(nat) / nat.sum(1), rtol=1e-12)
+    assert float(cr.pr_signal()[3]) == 0.0
+
+
+def test_pr_feedback_ner_counts_tokens_by_type_and_trains(tmp_path, tokenizer, tweetner):
+    """NER: B- and I- predictions count for their type, O for itself; a run moves β with δ at 0, writes the
+    precision / recall it steered by, no class hypergradient, and resumes with the counts."""
+    tr = _trainer(tmp_path, tokenizer, tweetner, hypergrad_backend="head_cached", meta_objective="half",
+                  class_params="pr_feedback")
+    cr = tr.class_reweighter
+    start = cr.beta.detach().clone()
+    tr.train()
+    assert tr.meta_steps > 0
+    assert float((cr.beta - start).abs().max()) > 1e-3
+    assert torch.equal(cr.logit_offsets(), torch.zeros_like(cr.logit_offsets()))
+    rec = json.loads((tmp_path / "out" / "hamr_diagnostics.jsonl").read_text().splitlines()[-1])
+    fb = rec["class_params"]["pr_feedback"]
+    assert "O" in fb and set(fb) <= set(cr.groups.names)
+    assert all(0.0 <= v["precision"] <= 1.0 and 0.0 <= v["recall"] <= 1.0 for v in fb.values())
+    assert "class_hypergradient" not in rec
+    # the confusion counts are over groups (types), and a freshly loaded trainer gets them back
+    assert cr.confusion.shape == (len(cr.groups), len(cr.groups)) and float(cr.confusion.sum()) > 0
+    other = _trainer(tmp_path / "other", tokenizer, tweetner, hypergrad_backend="head_cached",
+                     meta_objective="half", class_params="pr_feedback")
+    other.load_hamr_state_dict(tr.hamr_state_dict())
+    assert torch.equal(other.class_reweighter.beta, cr.beta)
+    assert torch.equal(other.class_reweighter.confusion, cr.confusion)
+    with pytest.raises(ValueError, match="class_params='pr_feedback' parametrises"):
+        HAMRArguments(output_dir="x", weighting_form="wnet", class_params="pr_feedback")
+    with pytest.raises(ValueError, match="pr_feedback_decay"):
+        HAMRArguments(output_dir="x", pr_feedback_decay=1.0)
+
+
+def test_pr_feedback_group_counts_map_tags_to_types():
+    groups = class_groups(["O", "B-x", "I-x", "B-y", "I-y"], ner=True)
+    cr = ClassResidualReweighter(groups, [0.0] * 3, hidden=4, class_lr=0.1, class_params="pr_feedback",
+                                 counts=[100.0, 10.0, 5.0], feedback_decay=0.0)
+    labels = torch.tensor([[0, 1, 2, 3, -100]])
+    pred = torch.tensor([[0, 2, 1, 0, 4]])  # x's B/I swapped: still type x, correct; y predicted as O
+    cr.feedback(F.one_hot(pred, 5).float(), labels)
+    torch.testing.assert_close(cr.confusion, torch.tensor([[1.0, 0, 0], [0, 2, 0], [1, 0, 0]], dtype=torch.float64))
+    assert float(cr.beta[2]) > 0 > float(cr.beta[0])
+
+
 def test_hypergradient_stats_are_the_mean_sd_and_t_of_the_steps(monkeypatch):
     """hypergradient_stats: per class term, the mean and sd of its hypergradient over the meta steps since the last
     call, drift_t = -mean / (sd / sqrt(n)) (the direction the steps push it), then a reset."""
@@ -352,6 +449,15 @@ def test_ablations_freeze_their_part(tmp_path, tokenizer, idai):
     tr.train()
     assert all(torch.equal(a, b) for a, b in zip(phi0, cr.net.parameters()))
     assert not torch.equal(cr.beta.detach(), beta0)
+
+    # pr_feedback without the residual: no hypergradient at all, the meta batch is still scored for the feedback
+    tr = _trainer(tmp_path / "c", tokenizer, idai, ablation="without_residual", class_params="pr_feedback",
+                  hypergrad_backend="head_cached")
+    cr = tr.class_reweighter
+    assert cr.optimizer is None
+    beta0 = cr.beta.detach().clone()
+    tr.train()
+    assert float(cr.confusion.sum()) > 0 and not torch.equal(cr.beta.detach(), beta0)
 
 
 def test_options_are_checked():

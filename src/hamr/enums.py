@@ -117,6 +117,7 @@ class ClassParams(_StrEnum):
 
     PER_CLASS = "per_class"  # a free β_c and δ_c per class group
     STRENGTH = "strength"  # two scalars along the class prior: β = β_start + a·b, δ = −k·b, b = −(log n − mean)
+    PR_FEEDBACK = "pr_feedback"  # β set by feedback: raised where the meta batches' precision exceeds recall; δ = 0
 
 
 class WeightingForm(_StrEnum):

@@ -45,6 +45,7 @@ class HAMRArguments(ImbalanceArguments):
         "meta_batch_size": at_least_one, "fd_epsilon": positive, "memory_gamma": unit_interval_open_right,
         "memory_eps": positive, "knn_lambda": non_negative, "effective_number_beta": unit_interval_open_right,
         "class_param_lr": positive, "class_param_cap": non_negative, "class_prior_power": non_negative,
+        "pr_feedback_decay": unit_interval_open_right,
         "hardness_alpha": non_negative, "meta_interval": at_least_one, "knn_k": at_least_one,
         "lookahead_layers": at_least_one,
         "wnet_hidden": at_least_one, "oversample": positive,
@@ -84,14 +85,22 @@ class HAMRArguments(ImbalanceArguments):
     )
     class_param_lr: float = field(
         default=1e-2,
-        metadata={"help": "class_residual: Adam lr of β and δ."},
+        metadata={"help": "class_residual: Adam lr of β and δ (class_params=pr_feedback: the feedback gain η, β "
+                          "moves by η·log((P+ε)/(R+ε)) per meta step)."},
     )
     class_params: ClassParams = field(
         default=ClassParams.PER_CLASS,
         metadata={"help": "class_residual: how β and δ are parametrised: per_class (a free β_c and δ_c per class "
                           "group) | strength (two learned scalars along the class prior: β = β_start + a·b, "
                           "δ = −k·b with b = −(log n_c − mean log n), a and k starting at 0; k = 1 is Balanced "
-                          "Softmax's offset)."},
+                          "Softmax's offset) | pr_feedback (β set by feedback, not the hypergradient: after every "
+                          "meta step β_c rises by class_param_lr·log((P_c+ε)/(R_c+ε)), precision P and recall R of "
+                          "class c on the recent meta batches' predictions reweighted to the training prior; δ = 0)."},
+    )
+    pr_feedback_decay: float = field(
+        default=0.9,
+        metadata={"help": "class_params=pr_feedback: per meta step, the factor by which the earlier meta batches' "
+                          "confusion counts decay (0.9: about the last ten meta batches)."},
     )
     class_param_cap: float | None = field(
         default=None,

@@ -35,6 +35,26 @@ signal along the direction of the class prior (∂/∂a = Σ_c b_c ∂/∂β_c),
 each see one group's few meta units. Meant to learn the push's strength per dataset; screened in session 26
 (README, ``i26_strength``) it did not: the one-step hypergradient pushes the same way on datasets that want
 opposite pushes (``class_hypergradient`` in the diagnostics shows it). Off by default.
+
+``class_params=pr_feedback`` (session 27) sets β by feedback instead of the hypergradient, and keeps δ at 0. The
+model over-predicts a class when its precision is below its recall and under-predicts it when its precision is
+above (the rare classes' symptom in the CPU grid: Idai19 requests P/R 38/23). After every meta step the meta
+batch's argmax predictions (at the look-ahead parameters, the logits the meta loss was computed on) add to a
+decayed confusion matrix K[g, ĝ] of true group g and predicted group ĝ (``pr_feedback_decay``: each count's
+weight falls by that factor per meta step). Its rows give P(ĝ | g), estimated on the class-balanced meta batches,
+and the training prior π_g turns them into natural-distribution counts N[g, ĝ] = π_g P(ĝ | g) — a balanced meta
+batch would overstate a rare class's precision. Per group the precision P_g = N[g,g] / Σ_h N[h,g] (1 when the
+group is never predicted) and recall R_g = N[g,g] / Σ_ĝ N[g,ĝ], and
+
+    β_g ← β_g + η · log((P_g + ε) / (R_g + ε))        (η = ``class_param_lr``, ε = 0.05)
+
+for the groups the counts have seen. It is an integral controller towards P_g = R_g, the point where a class is
+predicted as often as it occurs: the class weight rises while a class is predicted too seldom and falls while
+too often, whatever the dataset, so the push's strength is set by the data (the one-step hypergradient gives the
+same sign on datasets that want opposite pushes). The per-example residual u_φ still learns by the hypergradient.
+NER counts tokens (a B- or I- prediction counts for its type), a proxy for span F1; the meta set's training
+copies that top up rare classes are fitted, so those classes' recall is overstated and the push on them is
+milder than the held-out data would ask.
 """
 
 from __future__ import annotations
@@ -55,6 +75,8 @@ from ...weighting import MetaStepResult, Params, WeightNet
 logger = logging.getLogger(__name__)
 
 __all__ = ["ClassGroups", "ClassResidualReweighter", "class_groups"]
+
+PR_EPSILON = 0.05  # pr_feedback: the smoothing ε of log((P + ε) / (R + ε))
 
 
 @dataclass
@@ -87,7 +109,9 @@ class ClassResidualReweighter:
     ``beta_start`` (per group, log scale) is β's starting point; δ starts at 0. ``learn_class=False`` keeps
     β, δ at the start (ablation); ``use_residual=False`` drops u_φ (ablation). A step with nothing to learn is
     a no-op. ``class_params=strength`` learns the two scalars (a, k) of the module docstring instead of free
-    β, δ; it needs the groups' training ``counts``."""
+    β, δ; ``class_params=pr_feedback`` sets β by the precision/recall feedback of the module docstring (call
+    :meth:`feedback` after each meta step; ``class_lr`` is then its gain η). Both need the groups' training
+    ``counts``."""
 
     def __init__(
         self,
@@ -103,6 +127,7 @@ class ClassResidualReweighter:
         cap: float | None = None,
         class_params: ClassParams | str = ClassParams.PER_CLASS,
         counts: Sequence[float] | None = None,
+        feedback_decay: float = 0.9,
         device: torch.device | str = "cpu",
     ) -> None:
         self.groups = groups
@@ -112,16 +137,29 @@ class ClassResidualReweighter:
             raise ValueError(f"beta_start: expected {len(groups)} finite values, got {start.tolist()}")
         self.beta_start = start.clone()
         self.class_params = ClassParams.parse(class_params)
-        if self.class_params == ClassParams.STRENGTH:
+        n = None
+        if self.class_params != ClassParams.PER_CLASS:
             n = torch.as_tensor(np.asarray(counts if counts is not None else [], dtype=np.float64)).flatten()
             if n.numel() != len(groups) or not (n > 0).all():
-                raise ValueError(f"class_params='strength' needs {len(groups)} positive group counts, got "
-                                 f"{None if counts is None else n.tolist()}")
+                raise ValueError(f"class_params={self.class_params.value!r} needs {len(groups)} positive group "
+                                 f"counts, got {None if counts is None else n.tolist()}")
+        if not 0.0 <= feedback_decay < 1.0:
+            raise ValueError(f"feedback_decay: expected a value in [0, 1), got {feedback_decay}")
+        self.feedback_decay = feedback_decay
+        self.feedback_rate = class_lr
+        self.confusion: torch.Tensor | None = None
+        if self.class_params == ClassParams.STRENGTH:
             log_n = torch.log(n)
             self.basis = (-(log_n - log_n.mean())).to(torch.float32).to(device)  # b_c > 0 for rare groups
             self._beta_start_dev = start.clone().to(device)  # β's start beside the scalars, read every step
             self.scales = nn.Parameter(torch.zeros(2, device=device))  # (a, k)
             self._class_tensors = [self.scales]
+        elif self.class_params == ClassParams.PR_FEEDBACK:  # β moved by feedback(), δ stays 0: no hypergradient
+            self._beta = start.clone().to(device)
+            self._delta = torch.zeros(len(groups), device=device)
+            self._class_tensors = []
+            self.prior = n / n.sum()  # float64, CPU: the training prior of the groups
+            self.confusion = torch.zeros(len(groups), len(groups), dtype=torch.float64)  # K[true, predicted]
         else:
             self._beta = nn.Parameter(start.clone().to(device))
             self._delta = nn.Parameter(torch.zeros(len(groups), device=device))
@@ -141,7 +179,7 @@ class ClassResidualReweighter:
         groups_ = []
         if use_residual:
             groups_.append({"params": list(self.net.parameters()), "lr": wnet_lr, "weight_decay": weight_decay})
-        if learn_class:
+        if learn_class and self._class_tensors:
             groups_.append({"params": list(self._class_tensors), "lr": class_lr, "weight_decay": 0.0})
         self.optimizer = torch.optim.Adam(groups_) if groups_ else None
         self.num_skipped = 0
@@ -152,6 +190,11 @@ class ClassResidualReweighter:
         self._hg_sq = [torch.zeros(t.shape, dtype=torch.float64) for t in self._class_tensors]
 
     # -- parameters ----------------------------------------------------------------------------------
+    @property
+    def hyper_class(self) -> bool:
+        """The hypergradient learns class terms (per_class, strength; not pr_feedback nor the frozen ablation)."""
+        return self.learn_class and bool(self._class_tensors)
+
     @property
     def beta(self) -> torch.Tensor:
         """β per group (per_class: the learned tensor itself; strength: β_start + a·b, differentiable in a)."""
@@ -171,7 +214,7 @@ class ClassResidualReweighter:
         out: list[torch.Tensor] = []
         if self.use_residual:
             out += list(self.net.parameters())
-        if self.learn_class:
+        if self.hyper_class:
             out += list(self._class_tensors)
         return out
 
@@ -243,7 +286,7 @@ class ClassResidualReweighter:
             self.num_skipped += 1
             logger.warning("meta step %d skipped: non-finite class-level hypergradient or meta loss", self.num_steps)
             return MetaStepResult(meta_loss, True, norm)
-        if self.learn_class:  # the class tensors are the last entries of learned()
+        if self.hyper_class:  # the class tensors are the last entries of learned()
             self._hg_count += 1
             for i, h in enumerate(hyper[len(hyper) - len(self._class_tensors):]):
                 h64 = h.detach().cpu().double()
@@ -262,7 +305,7 @@ class ClassResidualReweighter:
             self.num_skipped += 1
             logger.warning("meta step %d undone: a class-level parameter became non-finite", self.num_steps)
             return MetaStepResult(meta_loss, True, norm)
-        if self.cap is not None and self.learn_class:  # projection onto the box around the start
+        if self.cap is not None and self.hyper_class:  # projection onto the box around the start
             with torch.no_grad():
                 if self.class_params == ClassParams.STRENGTH:
                     self.scales.clamp_(-self.cap, self.cap)  # the cap bounds the two strengths
@@ -271,6 +314,52 @@ class ClassResidualReweighter:
                     self._beta.copy_(torch.minimum(torch.maximum(self._beta, start - self.cap), start + self.cap))
                     self._delta.clamp_(-self.cap, self.cap)
         return MetaStepResult(meta_loss, False, norm)
+
+    # -- pr_feedback ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def feedback(self, logits: torch.Tensor, labels: torch.Tensor,
+                 reduce: Callable[[list[torch.Tensor]], None] | None = None) -> None:
+        """pr_feedback: add a meta batch's argmax predictions (``logits`` [..., C], ``labels`` [...] with -100
+        for unlabelled units) to the decayed confusion counts and move β one feedback step. ``reduce`` (DDP: the
+        trainer's all-reduce mean) averages the batch's counts over the processes first, so every process keeps
+        the same β. A no-op for the other forms and with ``learn_class=False``."""
+        if self.class_params != ClassParams.PR_FEEDBACK or not self.learn_class:
+            return
+        mask = labels != -100
+        true = self.group_of_label.to(labels.device)[labels[mask]]
+        pred = self.group_of_label.to(labels.device)[logits[mask].argmax(-1)]
+        g = len(self.groups)
+        batch = torch.bincount((true * g + pred).cpu(), minlength=g * g).reshape(g, g).double()
+        if reduce is not None:
+            batch = batch.to(self._beta.device).float()
+            reduce([batch])
+            batch = batch.cpu().double()
+        self.confusion.mul_(self.feedback_decay).add_(batch)
+        signal = self.pr_signal()
+        self._beta.add_((self.feedback_rate * signal).to(self._beta.device, self._beta.dtype))
+        if self.cap is not None:
+            start = self.beta_start.to(self._beta.device)
+            self._beta.copy_(torch.minimum(torch.maximum(self._beta, start - self.cap), start + self.cap))
+
+    def precision_recall(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(precision, recall, seen) per group from the decayed confusion counts, as natural-distribution
+        estimates (rows normalised to P(ĝ | g), scaled by the training prior of g); precision is 1 for a group
+        never predicted, recall 0 for a group not seen (``seen`` False: no signal)."""
+        k = self.confusion
+        rows = k.sum(1)
+        seen = rows > 0
+        nat = torch.where(seen[:, None], k / rows.clamp_min(1e-300)[:, None], torch.zeros_like(k)) * self.prior[:, None]
+        tp = nat.diagonal()
+        predicted = nat.sum(0)
+        precision = torch.where(predicted > 0, tp / predicted.clamp_min(1e-300), torch.ones_like(tp))
+        recall = torch.where(seen, tp / nat.sum(1).clamp_min(1e-300), torch.zeros_like(tp))
+        return precision, recall, seen
+
+    def pr_signal(self) -> torch.Tensor:
+        """log((P + ε) / (R + ε)) per group (0 for the groups not seen yet): the feedback step's direction."""
+        precision, recall, seen = self.precision_recall()
+        out = torch.log((precision + PR_EPSILON) / (recall + PR_EPSILON))
+        return torch.where(seen, out, torch.zeros_like(out))
 
     # -- diagnostics and checkpoints -----------------------------------------------------------------
     def describe(self) -> dict:
@@ -282,6 +371,10 @@ class ClassResidualReweighter:
         if self.class_params == ClassParams.STRENGTH:
             a, k = self.scales.detach().cpu().tolist()
             strength = {"strength": {"weight": a, "offset": k}}
+        if self.class_params == ClassParams.PR_FEEDBACK:  # the estimates the feedback steers by
+            precision, recall, seen = self.precision_recall()
+            strength = {"pr_feedback": {name: {"precision": float(p), "recall": float(r)}
+                                        for name, p, r, s_ in zip(self.groups.names, precision, recall, seen) if s_}}
         return {
             **strength,
             "beta": dict(zip(self.groups.names, b)),
@@ -330,6 +423,7 @@ class ClassResidualReweighter:
             "beta": self.beta.detach().clone(),
             "delta": self.delta.detach().clone(),
             **({"scales": self.scales.detach().clone()} if self.class_params == ClassParams.STRENGTH else {}),
+            **({"confusion": self.confusion.clone()} if self.confusion is not None else {}),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "num_skipped": self.num_skipped,
             "num_steps": self.num_steps,
@@ -350,6 +444,8 @@ class ClassResidualReweighter:
             else:
                 self._beta.copy_(state["beta"])
                 self._delta.copy_(state["delta"])
+            if self.confusion is not None:
+                self.confusion.copy_(state["confusion"])
         if self.optimizer is not None and state.get("optimizer") is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         self.num_skipped = int(state["num_skipped"])

@@ -23,6 +23,7 @@ from transformers import Trainer, TrainerCallback
 from ...constants import IGNORE_INDEX
 from ...ddp import global_mean, global_zscore
 from ...enums import (
+    ClassParams,
     HardnessStat,
     HypergradBackend,
     InnerLR,
@@ -165,6 +166,7 @@ class HAMRTrainer(ImbalanceTrainer):
         self.class_reweighter = self._build_class_reweighter(args) if self.weighting_form == \
             WeightingForm.CLASS_RESIDUAL else None
         self._head_cache = None
+        self._meta_seen: tuple[torch.Tensor, torch.Tensor] | None = None  # the last meta batch's logits, labels
         self._unit_group_weights: list[tuple[np.ndarray, np.ndarray]] = []
         self.reweighter = MetaReweighter(
             2 if args.wnet_inputs == WNetInputs.LOSS_CLASS else 1,
@@ -233,7 +235,8 @@ class HAMRTrainer(ImbalanceTrainer):
             groups, torch.as_tensor(beta0, dtype=torch.float32), hidden=args.wnet_hidden,
             wnet_lr=self.settings["wnet_lr"], class_lr=args.class_param_lr, weight_decay=args.wnet_weight_decay,
             learn_class=args.learns_class_params, use_residual=args.uses_residual, cap=args.class_param_cap,
-            class_params=args.class_params, counts=np.maximum(counts, 1.0), device=args.device,
+            class_params=args.class_params, counts=np.maximum(counts, 1.0), feedback_decay=args.pr_feedback_decay,
+            device=args.device,
         )
 
     @staticmethod
@@ -472,13 +475,17 @@ class HAMRTrainer(ImbalanceTrainer):
             cache.features = None
 
             def cached_meta_loss_at(p):
-                return ce(cache.logits(meta_features, p), meta_labels)
+                logits = cache.logits(meta_features, p)
+                self._meta_seen = (logits.detach(), meta_labels)
+                return ce(logits, meta_labels)
 
             return params, cached_meta_loss_at, cache.logits(train_features, params)
 
         def meta_loss_at(p):
             with frozen_except(unwrapped, params.values()), math_attention():
-                return ce(functional_call(unwrapped, p, args=(), kwargs=meta).logits, meta_labels)
+                logits = functional_call(unwrapped, p, args=(), kwargs=meta).logits
+                self._meta_seen = (logits.detach(), meta_labels)
+                return ce(logits, meta_labels)
 
         return params, meta_loss_at, None
 
@@ -504,8 +511,14 @@ class HAMRTrainer(ImbalanceTrainer):
         if meta_due:
             params, meta_loss_at, cached_logits = self._meta_closures(model, inputs, labels)
             inner_logits = logits if cached_logits is None else cached_logits
+            self._meta_seen = None  # meta_loss_at keeps the meta batch's logits and labels here
             result = cr.step(z, unit_labels, lambda d: self._unit_losses(inner_logits, labels, d), params,
                              meta_loss_at, self._inner_lr(), grad_hook=self.all_reduce_mean_)
+            if cr.class_params == ClassParams.PR_FEEDBACK:  # β follows the meta batch's precision and recall
+                if self._meta_seen is None:  # nothing learned by the hypergradient (w/o residual): score anyway
+                    with torch.no_grad():
+                        meta_loss_at(params)
+                cr.feedback(*self._meta_seen, reduce=self.all_reduce_mean_)
             self._commit_meta_objective()
             self.meta_steps += 1
             self.log_value("hamr_meta_loss", result.meta_loss)
@@ -596,7 +609,7 @@ class HAMRTrainer(ImbalanceTrainer):
         extra: dict[str, Any] = {}
         if self.class_reweighter is not None:
             extra["class_params"] = self.class_reweighter.describe()
-            if self.class_reweighter.learn_class:  # how steady the meta objective's push on β, δ was this epoch
+            if self.class_reweighter.hyper_class:  # how steady the meta objective's push on β, δ was this epoch
                 extra["class_hypergradient"] = self.class_reweighter.hypergradient_stats()
             if self._unit_group_weights:  # the mean weight of the units (examples / labelled tokens) per group
                 g = np.concatenate([a for a, _ in self._unit_group_weights])
