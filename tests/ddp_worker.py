@@ -62,7 +62,7 @@ def _trainer_class():
 
 
 def _make_trainer(data, out_dir: str, per_device_batch: int, epochs: int, save: bool, meta_update_lr: float,
-                  form: str = "wnet"):
+                  form: str = "wnet", class_params: str = "per_class"):
     from hamr.methods.hamr import HAMRArguments
 
     tokenizer, bundle, train, meta, _ = data
@@ -75,7 +75,7 @@ def _make_trainer(data, out_dir: str, per_device_batch: int, epochs: int, save: 
         # batches (the class-level start n^-0.5 scales weights and m up to ~2x, and the O(η²) gap with them),
         # 1.2N draws and the kNN boost on (the reference settings: every part of the sampler is exercised)
         class_prior_power=0.0, meta_class_balanced=False, meta_interval=1, oversample=1.2, knn_lambda=0.7,
-        weighting_form=form, class_param_lr=0.05,
+        weighting_form=form, class_param_lr=0.05, class_params=class_params,
         # gloo only under torchrun: a ddp_backend without a launcher makes accelerate call
         # torch.distributed.get_world_size() on a process group nobody initialised
         ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
@@ -134,13 +134,13 @@ def _dump(trainer, data, wall: float) -> dict:
 
 def run(
     out: str | os.PathLike, per_device_batch: int, epochs: int = 2, resume: bool = False, meta_update_lr: float = 0.5,
-    form: str = "wnet",
+    form: str = "wnet", class_params: str = "per_class",
 ) -> dict:
     """Train once (and, with ``resume``, again from the epoch-1 checkpoint); return this rank's dump and
     write it to ``out/rank{r}.pt``."""
     out = Path(out)
     data = _data()
-    trainer = _make_trainer(data, str(out / "full"), per_device_batch, epochs, resume, meta_update_lr, form)
+    trainer = _make_trainer(data, str(out / "full"), per_device_batch, epochs, resume, meta_update_lr, form, class_params)
     t0 = time.perf_counter()
     trainer.train()
     result = _dump(trainer, data, time.perf_counter() - t0)
@@ -148,7 +148,7 @@ def run(
         steps = sorted((out / "full").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
         result["checkpoints"] = [p.name for p in steps]
         result["hamr_state_files"] = sorted(p.name for p in steps if (p / "hamr_state.pt").exists())
-        resumed = _make_trainer(data, str(out / "resumed"), per_device_batch, epochs, False, meta_update_lr, form)
+        resumed = _make_trainer(data, str(out / "resumed"), per_device_batch, epochs, False, meta_update_lr, form, class_params)
         resumed.train(resume_from_checkpoint=str(steps[0]))
         result["resumed"] = _dump(resumed, data, 0.0)
         result["resumed"]["resumed_from"] = steps[0].name
@@ -180,9 +180,10 @@ def main(argv=None) -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--meta-update-lr", type=float, default=0.5)
     parser.add_argument("--weighting-form", default="wnet")
+    parser.add_argument("--class-params", default="per_class")
     a = parser.parse_args(argv)
     torch.set_num_threads(1)
-    run(a.out, a.per_device_batch, a.epochs, a.resume, a.meta_update_lr, a.weighting_form)
+    run(a.out, a.per_device_batch, a.epochs, a.resume, a.meta_update_lr, a.weighting_form, a.class_params)
     return 0
 
 

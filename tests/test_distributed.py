@@ -158,3 +158,17 @@ def test_class_residual_under_ddp_ranks_take_the_same_meta_steps(tmp_path):
     moved = (r0["class_params"]["beta"] - r0["class_params"]["beta_start"]).abs().max()
     assert moved > 1e-4 and r0["class_params"]["delta"].abs().max() > 1e-4
     assert all(a != b for a, b in zip(r0["seen"], r1["seen"]))  # each rank trained on its own half
+
+
+def test_pr_feedback_under_ddp_keeps_beta_identical_on_the_ranks(tmp_path):
+    """class_params=pr_feedback on two processes: the meta batch's confusion counts are averaged over the ranks
+    before the feedback step, so β (and everything else) is bit-identical on both ranks; β moved, δ stays 0."""
+    proc = _torchrun(tmp_path, 300, "--weighting-form", "class_residual", "--class-params", "pr_feedback")
+    if proc.returncode != 0:
+        pytest.fail(f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2))
+    assert r0["meta_steps"] == 2 * STEPS_PER_EPOCH and r0["meta_skipped"] == 0
+    _assert_same_state(r0, r1, exact=True)
+    assert torch.equal(r0["class_params"]["beta"], r1["class_params"]["beta"])
+    assert (r0["class_params"]["beta"] - r0["class_params"]["beta_start"]).abs().max() > 1e-3
+    assert torch.equal(r0["class_params"]["delta"], torch.zeros_like(r0["class_params"]["delta"]))

@@ -1,0 +1,113 @@
+"""Issue 22, session 27: HAMR with ``class_params=pr_feedback`` (class log-weights β set by precision/recall
+feedback on the meta batches) against HAMR's default (cpu_offsets' ``hamr`` arm, the same settings and seeds), on
+the held-out half of validation only — the screen prints no test figure. Per dataset and seed: held-out macro /
+micro-F1 without decision offsets and with the macro_f1 offsets (both from the same run), the class weights
+exp(β) relative to their mean at the end of each epoch for the rarest groups, and held-out precision / recall of
+the three rarest classes (fewest held-out units).
+
+    python benchmarks/runs/i27_pr_feedback.py [benchmarks/results/screens/i27_pr_feedback] [benchmarks/results/cpu_offsets]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+
+def _held(m: dict, form: str) -> dict | None:
+    rec = ((m.get("decision_offsets") or {}).get("forms") or {}).get(form) or {}
+    return rec.get("validation_heldout") or None
+
+
+def _runs(folder: Path, entry: str) -> dict[tuple[str, int], Path]:
+    out = {}
+    for done in folder.glob(f"runs/*/{entry}/seed*/done.json"):
+        run = done.parent
+        out[(run.parts[-3], int(run.name[4:]))] = run
+    return out
+
+
+def _per_class(held: dict) -> dict[str, dict]:
+    return held.get("per_type") or held.get("per_class") or {}
+
+
+def _rarest(held: dict, k: int = 3) -> list[str]:
+    per = _per_class(held)
+    return sorted(per, key=lambda c: (per[c].get("support", 0), c))[:k]
+
+
+def _weights(run: Path, groups: list[str]) -> list[str]:
+    """exp(β) relative to the mean over groups, per epoch, for ``groups`` (and O when present)."""
+    diag = run / "hamr_diagnostics.jsonl"
+    if not diag.exists():
+        return []
+    out = []
+    for line in diag.read_text().splitlines():
+        cw = (json.loads(line).get("class_params") or {}).get("class_weight")
+        if cw:
+            show = [g for g in [*groups, "O"] if g in cw]
+            out.append(" ".join(f"{g} {cw[g]:.2f}" for g in show))
+    return out
+
+
+def _cell(h: dict | None) -> str:
+    return "–" if h is None else f"{100 * h['macro_f1']:.1f} / {100 * h['micro_f1']:.1f}"
+
+
+def _fmt(vals: list[float]) -> str:
+    if not vals:
+        return "–"
+    return f"{statistics.mean(vals):.1f}" + (f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else "")
+
+
+def main(screen: Path, control: Path) -> None:
+    base = _runs(control, "hamr")
+    print(f"<!-- python benchmarks/runs/i27_pr_feedback.py {screen} {control} -->")
+    print("# HAMR's class weights set by precision/recall feedback (`class_params=pr_feedback`): held-out validation\n")
+    print("Held-out half of validation (HAMR's meta set never saw it); no test figure. `hamr` is cpu_offsets' arm "
+          "(the default: NER class_residual with β, δ learned per class by the hypergradient; classification the "
+          "weight net); the screen's entries differ only in their options. Class weights: exp(β) relative to the "
+          "mean over groups at the end of epochs 1, 2, 3 (rarest three held-out classes, and O). P / R: held-out "
+          "precision / recall (%) of the three rarest classes, no offsets.\n")
+    print("| dataset | seed | entry | macro / micro, no offsets | macro / micro, macro_f1 offsets | rarest P / R | "
+          "class weights per epoch |")
+    print("|---|---|---|---|---|---|---|")
+    summary: dict[tuple[str, str], dict[str, list[float]]] = {}
+    entries = sorted({p.name for p in screen.glob("runs/*/*")})
+    found = {e: _runs(screen, e) for e in entries}
+    keys = sorted({key for runs in found.values() for key in runs})
+    for ds, seed in keys:
+        rows = [("hamr", base.get((ds, seed)))] + [(e, found[e].get((ds, seed))) for e in entries]
+        rare: list[str] | None = None
+        for name, r in rows:
+            if r is None:
+                continue
+            m = json.loads((r / "metrics.json").read_text())
+            none, off = _held(m, "none"), _held(m, "macro_f1")
+            if rare is None and none:
+                rare = _rarest(none)
+            per = _per_class(none or {})
+            pr = ", ".join(f"{c} {100 * per[c]['precision']:.0f}/{100 * per[c]['recall']:.0f}"
+                           for c in rare or [] if c in per)
+            weights = "; ".join(_weights(r, rare or [])) or "–"
+            print(f"| {ds} | {seed} | {name} | {_cell(none)} | {_cell(off)} | {pr or '–'} | {weights} |")
+            acc = summary.setdefault((ds, name), {"none": [], "off": [], "micro": []})
+            if none:
+                acc["none"].append(100 * none["macro_f1"])
+                acc["micro"].append(100 * none["micro_f1"])
+            if off:
+                acc["off"].append(100 * off["macro_f1"])
+    print("\n## Mean held-out figures over the paired seeds\n")
+    print("| dataset | entry | n | macro, no offsets | micro, no offsets | macro, macro_f1 offsets |")
+    print("|---|---|---|---|---|---|")
+    for (ds, name), acc in sorted(summary.items()):
+        print(f"| {ds} | {name} | {len(acc['none'])} | {_fmt(acc['none'])} | {_fmt(acc['micro'])} | "
+              f"{_fmt(acc['off'])} |")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    main(Path(args[0] if args else "benchmarks/results/screens/i27_pr_feedback"),
+         Path(args[1] if len(args) > 1 else "benchmarks/results/cpu_offsets"))
