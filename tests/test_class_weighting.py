@@ -214,8 +214,9 @@ def test_pr_feedback_raises_the_under_predicted_class_and_lowers_the_over_predic
     logits = F.one_hot(pred, 3).float() * 5.0
     cr.feedback(logits, labels)
     beta = cr.beta.detach()
-    # natural counts: rows P(pred | true) times the prior (0.8, 0.15, 0.05): a has P = 0.8 / 0.85, R = 1
-    expected_a = 0.1 * math.log((0.8 / 0.85 + 0.05) / (1.0 + 0.05))
+    # natural counts: rows P(pred | true) times the prior (0.8, 0.15, 0.05): a is predicted 0.85 / 0.8 as often
+    # as it occurs (R / P), c never
+    expected_a = 0.1 * math.log((1.0 + 0.05) / (0.85 / 0.8 + 0.05))
     expected_c = 0.1 * math.log((1.0 + 0.05) / (0.0 + 0.05))
     assert float(beta[0]) == pytest.approx(expected_a, rel=1e-6) and float(beta[0]) < 0
     assert float(beta[1]) == pytest.approx(0.0, abs=1e-12)
@@ -237,6 +238,23 @@ def test_pr_feedback_raises_the_under_predicted_class_and_lowers_the_over_predic
     assert torch.equal(frozen.beta, torch.zeros(3))
     with pytest.raises(ValueError, match="class_params='pr_feedback' needs 3 positive group counts"):
         ClassResidualReweighter(groups, [0.0, 0.0, 0.0], class_params="pr_feedback")
+
+
+def test_pr_feedback_pushes_a_class_never_predicted_right_by_how_often_it_is_predicted():
+    """TP = 0 (P = R = 0) still gives a direction: a class predicted less often than it occurs (always wrongly)
+    gains weight, one predicted more often loses it; the step is the count ratio p / t = R / P."""
+    groups = class_groups(["a", "b", "c"], ner=False)
+    cr = ClassResidualReweighter(groups, [0.0] * 3, hidden=4, class_lr=1.0, class_params="pr_feedback",
+                                 counts=[1.0, 1.0, 1.0], feedback_decay=0.0)
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    pred = torch.tensor([0, 0, 0, 0, 2, 0, 0, 0, 1, 1, 1, 1])  # b predicted once (c's), c four times (all b's)
+    cr.feedback(F.one_hot(pred, 3).float(), labels)
+    precision, recall, _ = cr.precision_recall()
+    assert float(precision[1]) == float(recall[1]) == 0.0 == float(precision[2]) == float(recall[2])
+    beta = cr.beta.detach()
+    assert float(beta[1]) == pytest.approx(math.log(1.05 / (4 / 4 + 0.05)), abs=1e-7)  # predicted 4 of 4: level
+    assert float(beta[2]) == pytest.approx(math.log(1.05 / (1 / 4 + 0.05)), rel=1e-6)  # predicted 1 of 4: up
+    assert float(beta[0]) == pytest.approx(math.log(1.05 / (7 / 4 + 0.05)), rel=1e-6)  # predicted 7 of 4: down
 
 
 def test_pr_feedback_estimates_precision_under_the_training_prior():

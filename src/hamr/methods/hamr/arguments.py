@@ -86,7 +86,7 @@ class HAMRArguments(ImbalanceArguments):
     class_param_lr: float = field(
         default=1e-2,
         metadata={"help": "class_residual: Adam lr of β and δ (class_params=pr_feedback: the feedback gain η, β "
-                          "moves by η·log((P+ε)/(R+ε)) per meta step)."},
+                          "moves by η·log((1+ε)/(p/t+ε)) per meta step)."},
     )
     class_params: ClassParams = field(
         default=ClassParams.PER_CLASS,
@@ -94,8 +94,9 @@ class HAMRArguments(ImbalanceArguments):
                           "group) | strength (two learned scalars along the class prior: β = β_start + a·b, "
                           "δ = −k·b with b = −(log n_c − mean log n), a and k starting at 0; k = 1 is Balanced "
                           "Softmax's offset) | pr_feedback (β set by feedback, not the hypergradient: after every "
-                          "meta step β_c rises by class_param_lr·log((P_c+ε)/(R_c+ε)), precision P and recall R of "
-                          "class c on the recent meta batches' predictions reweighted to the training prior; δ = 0)."},
+                          "meta step β_c rises by class_param_lr·log((1+ε)/(p_c/t_c+ε)), p_c / t_c how often class c "
+                          "is predicted over how often it occurs (= R_c / P_c) in the recent meta batches, reweighted "
+                          "to the training prior; δ = 0)."},
     )
     pr_feedback_decay: float = field(
         default=0.9,

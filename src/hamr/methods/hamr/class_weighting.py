@@ -43,15 +43,19 @@ batch's argmax predictions (at the look-ahead parameters, the logits the meta lo
 decayed confusion matrix K[g, ĝ] of true group g and predicted group ĝ (``pr_feedback_decay``: each count's
 weight falls by that factor per meta step). Its rows give P(ĝ | g), estimated on the class-balanced meta batches,
 and the training prior π_g turns them into natural-distribution counts N[g, ĝ] = π_g P(ĝ | g) — a balanced meta
-batch would overstate a rare class's precision. Per group the precision P_g = N[g,g] / Σ_h N[h,g] (1 when the
-group is never predicted) and recall R_g = N[g,g] / Σ_ĝ N[g,ĝ], and
+batch would overstate a rare class's precision. Per group, with t_g = Σ_ĝ N[g,ĝ] (how often g occurs) and
+p_g = Σ_h N[h,g] (how often it is predicted), P_g / R_g = t_g / p_g, and
 
-    β_g ← β_g + η · log((P_g + ε) / (R_g + ε))        (η = ``class_param_lr``, ε = 0.05)
+    β_g ← β_g + η · log((1 + ε) / (p_g / t_g + ε))        (η = ``class_param_lr``, ε = 0.05)
 
-for the groups the counts have seen. It is an integral controller towards P_g = R_g, the point where a class is
-predicted as often as it occurs: the class weight rises while a class is predicted too seldom and falls while
-too often, whatever the dataset, so the push's strength is set by the data (the one-step hypergradient gives the
-same sign on datasets that want opposite pushes). The per-example residual u_φ still learns by the hypergradient.
+for the groups the counts have seen (the step is at most η·log 21 ≈ 3η, for a class never predicted). It is an
+integral controller towards p_g = t_g, i.e. P_g = R_g: the class weight rises while a class is predicted too
+seldom and falls while too often, whatever the dataset, so the push's strength is set by the data (the one-step
+hypergradient gives the same sign on datasets that want opposite pushes). The count ratio is written without
+TP so that a class never predicted correctly still gets its push (a first version stepped by
+log((P_g + ε) / (R_g + ε)), which is 0 when P = R = 0: TweetNER7's corporation, BioNLP's RNA got none). It
+balances how often a class is predicted, not how well: a class the model confuses with another (predicted as
+often as it occurs, mostly wrongly) gets no push. The per-example residual u_φ still learns by the hypergradient.
 NER counts tokens (a B- or I- prediction counts for its type), a proxy for span F1; the meta set's training
 copies that top up rare classes are fitted, so those classes' recall is overstated and the push on them is
 milder than the held-out data would ask.
@@ -76,7 +80,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ClassGroups", "ClassResidualReweighter", "class_groups"]
 
-PR_EPSILON = 0.05  # pr_feedback: the smoothing ε of log((P + ε) / (R + ε))
+PR_EPSILON = 0.05  # pr_feedback: the smoothing ε of log((1 + ε) / (p / t + ε))
 
 
 @dataclass
@@ -356,9 +360,14 @@ class ClassResidualReweighter:
         return precision, recall, seen
 
     def pr_signal(self) -> torch.Tensor:
-        """log((P + ε) / (R + ε)) per group (0 for the groups not seen yet): the feedback step's direction."""
-        precision, recall, seen = self.precision_recall()
-        out = torch.log((precision + PR_EPSILON) / (recall + PR_EPSILON))
+        """log((1 + ε) / (p / t + ε)) per group, p / t = R / P its predicted over its true natural mass (0 for
+        the groups not seen yet): the feedback step's direction."""
+        k = self.confusion
+        rows = k.sum(1)
+        seen = rows > 0
+        nat = torch.where(seen[:, None], k / rows.clamp_min(1e-300)[:, None], torch.zeros_like(k)) * self.prior[:, None]
+        ratio = nat.sum(0) / nat.sum(1).clamp_min(1e-300)
+        out = torch.log((1.0 + PR_EPSILON) / (ratio + PR_EPSILON))
         return torch.where(seen, out, torch.zeros_like(out))
 
     # -- diagnostics and checkpoints -----------------------------------------------------------------
