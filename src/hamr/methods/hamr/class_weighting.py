@@ -348,14 +348,20 @@ class ClassResidualReweighter:
             start = self.beta_start.to(self._beta.device)
             self._beta.copy_(torch.minimum(torch.maximum(self._beta, start - self.cap), start + self.cap))
 
+    def _natural_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, seen): the decayed confusion rows normalised to P(ĝ | g) and scaled by the training prior π_g
+        (rows of groups not seen yet are 0, ``seen`` False)."""
+        k = self.confusion
+        rows = k.sum(1)
+        seen = rows > 0
+        cond = torch.where(seen[:, None], k / rows.clamp_min(1e-300)[:, None], torch.zeros_like(k))
+        return cond * self.prior[:, None], seen
+
     def precision_recall(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(precision, recall, seen) per group from the decayed confusion counts, as natural-distribution
         estimates (rows normalised to P(ĝ | g), scaled by the training prior of g); precision is 1 for a group
         never predicted, recall 0 for a group not seen (``seen`` False: no signal)."""
-        k = self.confusion
-        rows = k.sum(1)
-        seen = rows > 0
-        nat = torch.where(seen[:, None], k / rows.clamp_min(1e-300)[:, None], torch.zeros_like(k)) * self.prior[:, None]
+        nat, seen = self._natural_counts()
         tp = nat.diagonal()
         predicted = nat.sum(0)
         precision = torch.where(predicted > 0, tp / predicted.clamp_min(1e-300), torch.ones_like(tp))
@@ -365,10 +371,7 @@ class ClassResidualReweighter:
     def pr_signal(self) -> torch.Tensor:
         """log((1 + ε) / (p / t + ε)) per group, p / t = R / P its predicted over its true natural mass (0 for
         the groups not seen yet): the feedback step's direction."""
-        k = self.confusion
-        rows = k.sum(1)
-        seen = rows > 0
-        nat = torch.where(seen[:, None], k / rows.clamp_min(1e-300)[:, None], torch.zeros_like(k)) * self.prior[:, None]
+        nat, seen = self._natural_counts()
         ratio = nat.sum(0) / nat.sum(1).clamp_min(1e-300)
         out = torch.log((1.0 + PR_EPSILON) / (ratio + PR_EPSILON))
         return torch.where(seen, out, torch.zeros_like(out))
