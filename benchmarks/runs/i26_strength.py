@@ -10,9 +10,10 @@ k: logit offset) at the end of each epoch.
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
+
+from screen_tables import finished_runs, mean_sd
 
 
 def _held(m: dict, form: str) -> tuple[float, float] | None:
@@ -22,13 +23,6 @@ def _held(m: dict, form: str) -> tuple[float, float] | None:
         return None
     return 100 * held["macro_f1"], 100 * held["micro_f1"]
 
-
-def _runs(folder: Path, entry: str) -> dict[tuple[str, int], Path]:
-    out = {}
-    for done in folder.glob(f"runs/*/{entry}/seed*/done.json"):
-        run = done.parent
-        out[(run.parts[-3], int(run.name[4:]))] = run
-    return out
 
 
 def _strengths(run: Path) -> list[str]:
@@ -48,14 +42,8 @@ def _cell(v: tuple[float, float] | None) -> str:
     return "–" if v is None else f"{v[0]:.1f} / {v[1]:.1f}"
 
 
-def _fmt(vals: list[float]) -> str:
-    if not vals:
-        return "–"
-    return f"{statistics.mean(vals):.1f}" + (f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else "")
-
-
 def main(screen: Path, control: Path) -> None:
-    base = _runs(control, "hamr")
+    base = finished_runs(control, "hamr")
     print(f"<!-- python benchmarks/runs/i26_strength.py {screen} {control} -->")
     print("# HAMR's class terms as two learned strengths (`class_params=strength`): held-out validation\n")
     print("Held-out half of validation (HAMR's meta set never saw it); no test figure. `hamr` is cpu_offsets' arm "
@@ -66,7 +54,7 @@ def main(screen: Path, control: Path) -> None:
     print("|---|---|---|---|---|---|")
     summary: dict[tuple[str, str], dict[str, list[float]]] = {}
     entries = sorted({p.name for p in screen.glob("runs/*/*")})  # every entry the screen has run
-    found = {e: _runs(screen, e) for e in entries}
+    found = {e: finished_runs(screen, e) for e in entries}
     keys = sorted({key for runs in found.values() for key in runs})
     for ds, seed in keys:
         # the control once per dataset and seed, then every screened entry of that dataset and seed
@@ -86,7 +74,7 @@ def main(screen: Path, control: Path) -> None:
     print("| dataset | entry | n | no offsets | macro_f1 offsets |")
     print("|---|---|---|---|---|")
     for (ds, name), acc in sorted(summary.items()):
-        print(f"| {ds} | {name} | {len(acc['none'])} | {_fmt(acc['none'])} | {_fmt(acc['off'])} |")
+        print(f"| {ds} | {name} | {len(acc['none'])} | {mean_sd(acc['none'])} | {mean_sd(acc['off'])} |")
 
 
 if __name__ == "__main__":

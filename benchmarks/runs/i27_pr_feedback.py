@@ -11,22 +11,16 @@ the three rarest classes (fewest held-out units).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
+
+from screen_tables import finished_runs, mean_sd
 
 
 def _held(m: dict, form: str) -> dict | None:
     rec = ((m.get("decision_offsets") or {}).get("forms") or {}).get(form) or {}
     return rec.get("validation_heldout") or None
 
-
-def _runs(folder: Path, entry: str) -> dict[tuple[str, int], Path]:
-    out = {}
-    for done in folder.glob(f"runs/*/{entry}/seed*/done.json"):
-        run = done.parent
-        out[(run.parts[-3], int(run.name[4:]))] = run
-    return out
 
 
 def _per_class(held: dict) -> dict[str, dict]:
@@ -56,14 +50,8 @@ def _cell(h: dict | None) -> str:
     return "–" if h is None else f"{100 * h['macro_f1']:.1f} / {100 * h['micro_f1']:.1f}"
 
 
-def _fmt(vals: list[float]) -> str:
-    if not vals:
-        return "–"
-    return f"{statistics.mean(vals):.1f}" + (f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else "")
-
-
 def main(screen: Path, control: Path) -> None:
-    base = _runs(control, "hamr")
+    base = finished_runs(control, "hamr")
     print(f"<!-- python benchmarks/runs/i27_pr_feedback.py {screen} {control} -->")
     print("# HAMR's class weights set by precision/recall feedback (`class_params=pr_feedback`): held-out validation\n")
     print("Held-out half of validation (HAMR's meta set never saw it); no test figure. `hamr` is cpu_offsets' arm "
@@ -76,7 +64,7 @@ def main(screen: Path, control: Path) -> None:
     print("|---|---|---|---|---|---|---|")
     summary: dict[tuple[str, str], dict[str, list[float]]] = {}
     entries = sorted({p.name for p in screen.glob("runs/*/*")})
-    found = {e: _runs(screen, e) for e in entries}
+    found = {e: finished_runs(screen, e) for e in entries}
     keys = sorted({key for runs in found.values() for key in runs})
     for ds, seed in keys:
         rows = [("hamr", base.get((ds, seed)))] + [(e, found[e].get((ds, seed))) for e in entries]
@@ -104,8 +92,8 @@ def main(screen: Path, control: Path) -> None:
     print("| dataset | entry | n | macro, no offsets | micro, no offsets | macro, macro_f1 offsets | micro, macro_f1 offsets |")
     print("|---|---|---|---|---|---|---|")
     for (ds, name), acc in sorted(summary.items()):
-        print(f"| {ds} | {name} | {len(acc['none'])} | {_fmt(acc['none'])} | {_fmt(acc['micro'])} | "
-              f"{_fmt(acc['off'])} | {_fmt(acc['off_micro'])} |")
+        print(f"| {ds} | {name} | {len(acc['none'])} | {mean_sd(acc['none'])} | {mean_sd(acc['micro'])} | "
+              f"{mean_sd(acc['off'])} | {mean_sd(acc['off_micro'])} |")
 
 
 if __name__ == "__main__":
