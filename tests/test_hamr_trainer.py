@@ -127,6 +127,26 @@ def test_each_ablation_switch_turns_its_part_off(tmp_path, tokenizer, idai, abla
         assert np.ptp(tr.memory.values) > 1e-3
 
 
+def test_sampler_class_power_draws_classes_balanced_from_the_first_epoch(tmp_path, tokenizer, idai):
+    tr = _trainer(tmp_path, tokenizer, idai, sampler_class_power=1.0, num_train_epochs=1)
+    groups = tr.groups
+    sizes = np.bincount(groups)
+    present = np.flatnonzero(sizes)
+    assert sizes[present].max() >= 3 * sizes[present].min()  # the slice is skewed, so balancing shows
+    p0 = tr.sampler.probabilities  # set before training: epoch 1 is drawn balanced too
+    np.testing.assert_allclose(np.bincount(groups, weights=p0)[present], 1 / len(present), rtol=1e-9)
+    p0 = p0.copy()
+    tr.train()
+    drawn = [i for batch in tr.seen for i in batch]
+    tr.sampler.load_state_dict({**tr.p_history[0], "epoch": 0, "probabilities": torch.from_numpy(p0)})
+    assert drawn == tr.sampler.global_draw().tolist()  # epoch 1 drew from the balanced p0
+    # the epoch's end keeps the factor in Eq. 4: p ∝ n_g^-1 · (m + 1e-6)^α
+    w = (tr.memory.values + 1e-6) ** tr.settings["hardness_alpha"] / sizes[groups]
+    np.testing.assert_allclose(tr.p_history[0]["probabilities"].numpy(), w / w.sum(), rtol=1e-6)
+    plain = _trainer(tmp_path, tokenizer, idai)  # ρ 0 (the default): uniform until the first epoch ends
+    assert plain.sampler.probabilities is None
+
+
 def test_the_knn_boost_is_off_by_default_and_on_with_faithful_or_a_lambda():
     """Issue 22: the kNN boost raised mean validation macro-F1 by >= 1 on one of six datasets (3 seeds), so it is
     off unless asked for (λ > 0) or the reference setting is (faithful); off, no embedder is loaded."""

@@ -14,6 +14,7 @@ from hamr.resampling import (
     HardnessMemory,
     HardnessSampler,
     build_knn,
+    class_balance_factor,
     consistency_table,
     hard_indices,
     local_label_consistency,
@@ -154,6 +155,29 @@ def test_sampling_probabilities_hand_value() -> None:
         sampling_probabilities([1.0, -0.1])
     with pytest.raises(ValueError):
         sampling_probabilities([1.0, 2.0], [0.0])
+
+
+def test_class_balance_factor_balances_the_draw_mass_per_class() -> None:
+    groups = np.array([0] * 6 + [1] * 3 + [2])  # class sizes 6, 3, 1
+    f = class_balance_factor(groups, 1.0)
+    assert f.mean() == pytest.approx(1.0)
+    p = sampling_probabilities(np.ones(10), alpha=1.0, lam=0.0, class_factor=f)
+    mass = np.bincount(groups, weights=p)
+    np.testing.assert_allclose(mass, [1 / 3] * 3, rtol=1e-9)  # flat memory: every class drawn equally often
+    half = class_balance_factor(groups, 0.5)
+    np.testing.assert_allclose(np.bincount(groups, weights=half) / np.bincount(groups, weights=half).sum(),
+                               np.sqrt([6, 3, 1]) / np.sqrt([6, 3, 1]).sum(), rtol=1e-9)  # n_c · n_c^-1/2
+    np.testing.assert_allclose(class_balance_factor(groups, 0.0), np.ones(10))
+    # the factor multiplies Eq. 4's hardness term: the hand value
+    m = np.array([1.0, 2.0])
+    p = sampling_probabilities(m, alpha=1.0, lam=0.0, class_factor=[3.0, 1.0])
+    np.testing.assert_allclose(p, np.array([3 * (1 + 1e-6), 2 + 1e-6]) / (5 + 4e-6), rtol=1e-12)
+    with pytest.raises(ValueError, match="class factors"):
+        sampling_probabilities(m, class_factor=[1.0])
+    with pytest.raises(ValueError, match="positive"):
+        sampling_probabilities(m, class_factor=[1.0, 0.0])
+    with pytest.raises(ValueError, match="power"):
+        class_balance_factor(groups, -1.0)
 
 
 def _chi_square_pvalue(counts: np.ndarray, p: np.ndarray) -> float:

@@ -375,9 +375,12 @@ def neighbourhood_boost(
 
 
 def sampling_probabilities(
-    m: ArrayLike, b: ArrayLike | None = None, *, alpha: float = 0.7, lam: float = 0.7
+    m: ArrayLike, b: ArrayLike | None = None, *, alpha: float = 0.7, lam: float = 0.7,
+    class_factor: ArrayLike | None = None,
 ) -> np.ndarray:
-    """Eq. 4: p_i ∝ (m_i + 1e-6)^α · (1 + λ b_i), float64 summing to 1 (``b=None``: no boost)."""
+    """Eq. 4: p_i ∝ c_i · (m_i + 1e-6)^α · (1 + λ b_i), float64 summing to 1 (``b=None``: no boost;
+    ``class_factor=None``: c_i = 1, the paper; else a positive per-example factor such as
+    :func:`class_balance_factor`)."""
     mv = _to_numpy(m)
     bv = np.zeros_like(mv) if b is None else _to_numpy(b)
     if mv.size == 0 or bv.shape != mv.shape:
@@ -387,7 +390,28 @@ def sampling_probabilities(
     if mv.min() < 0 or bv.min() < 0 or lam < 0:
         raise ValueError("sampling_probabilities: memory values, boosts and lambda must be non-negative")
     w = np.power(mv + P_EPS, alpha) * (1.0 + lam * bv)
+    if class_factor is not None:
+        cv = _to_numpy(class_factor)
+        if cv.shape != mv.shape:
+            raise ValueError(f"sampling_probabilities: {mv.size} memory values but {cv.size} class factors")
+        if not (np.all(np.isfinite(cv)) and cv.min() > 0):
+            raise ValueError("sampling_probabilities: class factors must be finite and positive")
+        w = w * cv
     return w / w.sum()
+
+
+def class_balance_factor(groups: ArrayLike, power: float) -> np.ndarray:
+    """Per example, n_g^(-power) for the size n_g of its group g (its class; NER: its sentence's rarest entity
+    tag), rescaled to mean 1: the class factor of :func:`sampling_probabilities`. ``power`` 1 gives every group
+    the same total draw probability when the memory is flat (as a class-balanced sampler), 0 a factor of 1."""
+    g = np.asarray(groups)
+    if g.ndim != 1 or g.size == 0:
+        raise ValueError(f"class_balance_factor: expected a non-empty 1-d array of group ids, got shape {g.shape}")
+    if not (np.isfinite(power) and power >= 0):
+        raise ValueError(f"class_balance_factor: power must be finite and >= 0, got {power}")
+    _, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
+    f = counts[inverse].astype(np.float64) ** (-float(power))
+    return f / f.mean()
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class HAMRArguments(ImbalanceArguments):
         "memory_eps": positive, "knn_lambda": non_negative, "effective_number_beta": unit_interval_open_right,
         "class_param_lr": positive, "class_param_cap": non_negative, "class_prior_power": non_negative,
         "pr_feedback_decay": unit_interval_open_right,
-        "hardness_alpha": non_negative, "meta_interval": at_least_one, "knn_k": at_least_one,
+        "hardness_alpha": non_negative, "sampler_class_power": non_negative, "meta_interval": at_least_one, "knn_k": at_least_one,
         "lookahead_layers": at_least_one,
         "wnet_hidden": at_least_one, "oversample": positive,
     }
@@ -172,6 +172,11 @@ class HAMRArguments(ImbalanceArguments):
     hardness_alpha: float | None = field(
         default=None,
         metadata={"help": "α of Eq. 4, p ∝ (m+1e-6)^α (1+λb) (None: 1.0 classification, 0.7 NER; faithful: 0.7)."},
+    )
+    sampler_class_power: float = field(
+        default=0.0,
+        metadata={"help": "ρ: Eq. 4 times n_g^-ρ, g an example's class (NER: its sentence's rarest entity tag); 0 the "
+                          "paper, 1 draws every class equally often while the memory is flat (from epoch 1)."},
     )
     knn_lambda: float | None = field(
         default=None,

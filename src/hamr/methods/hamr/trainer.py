@@ -47,6 +47,7 @@ from ...resampling import (
     HardnessMemory,
     HardnessSampler,
     build_knn,
+    class_balance_factor,
     neighbourhood_boost,
     sampling_probabilities,
     write_hardness_file,
@@ -194,6 +195,11 @@ class HAMRTrainer(ImbalanceTrainer):
         self.sampler = HardnessSampler(
             n, seed=args.seed, oversample=args.oversample, uniform=not args.uses_resampling
         )
+        # ρ (sampler_class_power): the class factor of Eq. 4, in the draws from the first epoch on
+        self._sampler_class_factor = (class_balance_factor(self.groups, args.sampler_class_power)
+                                      if args.sampler_class_power > 0 else None)
+        if self._sampler_class_factor is not None and args.uses_resampling:
+            self.sampler.set_probabilities(self._sampler_class_factor)
         self.knn = None
         self.meta_steps = 0
         self._last_meta_global_step = -1
@@ -564,7 +570,8 @@ class HAMRTrainer(ImbalanceTrainer):
     # -- end of epoch: kNN refresh, new sampling distribution, diagnostics ------------------------------
     def current_probabilities(self) -> np.ndarray:
         lam = self.settings["knn_lambda"] if self.args.uses_knn else 0.0
-        return sampling_probabilities(self.memory.values, self.boost, alpha=self.settings["hardness_alpha"], lam=lam)
+        return sampling_probabilities(self.memory.values, self.boost, alpha=self.settings["hardness_alpha"], lam=lam,
+                                      class_factor=self._sampler_class_factor)
 
     def _end_of_epoch(self, epoch: int) -> None:
         args: HAMRArguments = self.args
