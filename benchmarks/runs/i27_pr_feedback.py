@@ -14,22 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from screen_tables import finished_runs, mean_sd
-
-
-def _held(m: dict, form: str) -> dict | None:
-    rec = ((m.get("decision_offsets") or {}).get("forms") or {}).get(form) or {}
-    return rec.get("validation_heldout") or None
-
-
-
-def _per_class(held: dict) -> dict[str, dict]:
-    return held.get("per_type") or held.get("per_class") or {}
-
-
-def _rarest(held: dict, k: int = 3) -> list[str]:
-    per = _per_class(held)
-    return sorted(per, key=lambda c: (per[c].get("support", 0), c))[:k]
+from screen_tables import finished_runs, heldout_form, macro_micro, mean_sd, per_class, rarest
 
 
 def _weights(run: Path, groups: list[str]) -> list[str]:
@@ -44,10 +29,6 @@ def _weights(run: Path, groups: list[str]) -> list[str]:
             show = [g for g in [*groups, "O"] if g in cw]
             out.append(" ".join(f"{g} {cw[g]:.2f}" for g in show))
     return out
-
-
-def _cell(h: dict | None) -> str:
-    return "–" if h is None else f"{100 * h['macro_f1']:.1f} / {100 * h['micro_f1']:.1f}"
 
 
 def main(screen: Path, control: Path) -> None:
@@ -73,14 +54,14 @@ def main(screen: Path, control: Path) -> None:
             if r is None:
                 continue
             m = json.loads((r / "metrics.json").read_text())
-            none, off = _held(m, "none"), _held(m, "macro_f1")
+            none, off = heldout_form(m, "none"), heldout_form(m, "macro_f1")
             if rare is None and none:
-                rare = _rarest(none)
-            per = _per_class(none or {})
+                rare = rarest(none)
+            per = per_class(none or {})
             pr = ", ".join(f"{c} {100 * per[c]['precision']:.0f}/{100 * per[c]['recall']:.0f}"
                            for c in rare or [] if c in per)
             weights = "; ".join(_weights(r, rare or [])) or "–"
-            print(f"| {ds} | {seed} | {name} | {_cell(none)} | {_cell(off)} | {pr or '–'} | {weights} |")
+            print(f"| {ds} | {seed} | {name} | {macro_micro(none)} | {macro_micro(off)} | {pr or '–'} | {weights} |")
             acc = summary.setdefault((ds, name), {"none": [], "off": [], "micro": [], "off_micro": []})
             if none:
                 acc["none"].append(100 * none["macro_f1"])

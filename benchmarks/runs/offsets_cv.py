@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from screen_tables import is_table3_run
 
 from hamr.config import RunConfig
 from hamr.enums import DecisionOffsets, TaskType
@@ -134,8 +135,8 @@ def main() -> None:
     for npz in sorted(a.folder.glob("runs/*/*/seed*/logits.npz")):
         run_dir = npz.parent
         key = "/".join(run_dir.parts[-3:])
-        if key in results or not (run_dir / "done.json").exists():
-            continue
+        if key in results or not (run_dir / "done.json").exists() or is_table3_run(run_dir):
+            continue  # Table-3 runs (HAMR variants) are not among the grid's compared methods
         results[key] = evaluate_run(RunData(run_dir), a.folds)
         print(f"{key}: " + ", ".join(f"{r} {results[key][r]['macro']:.1f}" for r in RULES)
               + f" (cv chose {results[key]['cv']['form']})", file=sys.stderr)

@@ -24,6 +24,8 @@ import statistics as st
 from collections import defaultdict
 from pathlib import Path
 
+from screen_tables import is_table3_run
+
 FORMS = ("none", "balanced", "half", "macro_f1")
 LABELS = {"bionlp": "BioNLP", "mit_restaurant": "MIT-Restaurant", "tweetner7": "TweetNER7",
           "humaid_irma17": "Irma17", "humaid_idai19": "Idai19", "sst5": "SST-5"}
@@ -31,9 +33,12 @@ DEFAULT = Path(__file__).resolve().parents[1] / "results" / "cpu_offsets"
 
 
 def load(folder: Path) -> dict[tuple[str, str], dict[int, dict]]:
-    """(dataset, method) -> seed -> {form: {"heldout": (macro, micro), "test": (macro, micro) | None}}."""
+    """(dataset, method) -> seed -> {form: {"heldout": (macro, micro), "test": (macro, micro) | None}}; the grid's
+    compared methods only (Table-3 runs in the same folder are left out)."""
     out: dict[tuple[str, str], dict[int, dict]] = defaultdict(dict)
     for done in sorted(folder.glob("runs/*/*/seed*/done.json")):
+        if is_table3_run(done.parent):
+            continue
         m = json.loads((done.parent / "metrics.json").read_text())
         rec = m.get("decision_offsets")
         if not rec:
