@@ -27,7 +27,11 @@ def _mass(run: Path, classes: list[str]) -> str:
     if not diag.exists():
         return "–"
     epochs = [json.loads(line).get("sampling_mass_per_class") or {} for line in diag.read_text().splitlines()]
-    return "; ".join(" ".join(f"{e.get(c, 0.0):.2f}" for e in epochs) for c in classes) or "–"
+
+    def share(e: dict, c: str) -> float:  # NER groups are tags (a sentence's rarest): B- and I- of a type add up
+        return sum(v for k, v in e.items() if k == c or k.split("-", 1)[-1] == c and k[:2] in ("B-", "I-"))
+
+    return "; ".join(" ".join(f"{share(e, c):.2f}" for e in epochs) for c in classes) or "–"
 
 
 def _scores(run: Path) -> dict[str, dict | None]:
@@ -41,7 +45,7 @@ def main(screen: Path, control: Path) -> None:
     print("Held-out half of validation (HAMR's and MetaBalance's meta sets never saw it); no test figure. Controls from "
           "cpu_offsets (same settings and seeds): `hamr` (the default: ρ 0, weight prior τ 0.5), `balanced_sampler` "
           "(ERM with class-balanced draws), `metabalance`. P / R: held-out precision / recall (%) of the three "
-          "rarest held-out classes, no offsets. Mass: the share of HAMR's draws on each of those classes at the end "
+          "rarest held-out classes, no offsets. Mass: the share of HAMR's draws on each of those classes (NER: on sentences whose rarest tag is of that type) at the end "
           "of epochs 1, 2, 3 (the draws of epochs 2, 3 and of a next epoch).\n")
     entries = sorted({p.name for p in screen.glob("runs/*/*")})
     found = {e: finished_runs(screen, e) for e in entries}
