@@ -101,6 +101,9 @@ def main(screen: Path, control: Path) -> None:
             for ds in datasets:
                 a, h = table.get((ds, arm), {}), table.get((ds, "hamr"), {})
                 seeds = sorted(s for s in a if s in h and a[s][form] and h[s][form])
+                if not a:  # the arm does not run on this dataset (the classification or the NER arms)
+                    cells.append("–")
+                    continue
                 complete &= len(seeds) == 3
                 if not seeds:
                     cells.append("–")
