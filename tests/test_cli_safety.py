@@ -435,3 +435,17 @@ def test_bench_default_keeps_checkpoints_off():
     assert config.checkpoint_every == CheckpointEvery.NONE
     args = pipeline.training_arguments(config, TaskType.CLASSIFICATION, "/tmp/hamr_probe")
     assert str(args.save_strategy.value if hasattr(args.save_strategy, "value") else args.save_strategy) == "no"
+
+
+def test_an_error_line_is_neither_wrapped_nor_read_as_markup():
+    import io
+
+    from rich.console import Console
+
+    from hamr.errors import print_error
+
+    out = io.StringIO()
+    console = Console(file=out, width=40, force_terminal=False)
+    msg = "/a/very/long/folder/name/that/is/much/wider/than/the/console/[run 3]/in.csv:1: no text column 'text'"
+    print_error(console, ValueError(msg))
+    assert out.getvalue() == f"error: {msg}\n"

@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 
 from .config import run_config_defaults
 from .enums import CheckpointEvery, DecisionOffsets, Device, Method, ReportTo, TaskType
-from .errors import InputError
+from .errors import InputError, print_error
 
 _DEFAULTS = run_config_defaults()
 
@@ -377,7 +377,7 @@ def predict(
                               max_length=max_length, with_text=with_text, quiet=quiet or None, fmt=data_format,
                               text_column=text_column, label_column=label_column, id_column=id_column)
     except (DataError, ModelDirError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2) from None
     summary = result.summary()
     counts = summary.get("predicted_counts") or summary.get("predicted_spans") or {}
@@ -433,7 +433,7 @@ def report(
                                                                hardest=hardest, neighbours=neighbours,
                                                                predict=predict))
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2)
     console.print(f"[green]wrote[/green] {path}")
 
@@ -528,7 +528,7 @@ def compare(
         comparison = run_compare(data, methods, seeds=seeds, out=out, settings=settings,
                                  budget_minutes=budget_minutes)
     except (CompareError, DataError, ProtocolError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2)
     print_comparison(comparison, console)
     if comparison.counts.get("failed"):
@@ -574,7 +574,7 @@ def data_check(
         report = check_splits(splits, name=name, tokenizer=load_tokenizer(model), max_length=max_length, seed=seed,
                               validation_size=validation_size)
     except DataError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2)
     if as_json:
         console.print_json(json.dumps(report.to_dict(), default=str))

@@ -21,3 +21,12 @@ class InputError(ValueError):
 
 class SettingError(InputError):
     """A run setting or method argument that cannot be used; the message names the field and what it must be."""
+
+
+def print_error(console, exc: BaseException) -> None:
+    """The command line's one ``error: ...`` line on ``console`` (a ``rich`` Console): the message as written (rich
+    markup in it is not interpreted, so ``[...]`` in a path stays) and never hard-wrapped at the terminal's width, so a
+    file name or a quoted column name is not split over two lines."""
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import typer
 from rich.table import Table
 
-from ..errors import InputError
+from ..errors import InputError, print_error
 from .common import DONE, console, hms
 from .costs import estimate_seconds, measured_costs
 from .grid import check_finished_runs, run_grid, run_one, sigterm_to_exit
@@ -57,14 +57,14 @@ def bench_run(
         seed_list = _parse_seeds(seeds)
         specs = expand_grid(protocol, _split_list(only_datasets) or None, _split_list(only_methods) or None, seed_list)
     except InputError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2)
     out = out or Path("benchmarks") / "results" / protocol.name
     if dry_run:
         try:
             check_finished_runs(specs, out)  # a real run checks in run_grid / run_bench_on_ray
         except ProtocolError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            print_error(console, exc)
             raise typer.Exit(2)
         _print_plan(protocol, specs, out)
         return
@@ -78,10 +78,10 @@ def bench_run(
         else:
             counts = run_grid(protocol, out, specs, jobs=jobs, threads=threads)
     except ProtocolError as exc:  # finished runs made with other settings (check_finished_runs)
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2)
     except (RuntimeError, ImportError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(1)
     if counts["failed"]:
         raise typer.Exit(1)
@@ -128,7 +128,7 @@ def bench_summary(
     try:
         path = write_combined_summary(root)
     except FileNotFoundError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2)
     n = len(json.loads(path.read_text()))
     console.print(f"[green]wrote[/green] {path} ({n} runs)")
@@ -146,7 +146,7 @@ def bench_report(
     try:
         path = write_report(results_dir, consistency=not no_consistency)
     except FileNotFoundError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(console, exc)
         raise typer.Exit(2)
     console.print(f"[green]wrote[/green] {path}")
     if html:
