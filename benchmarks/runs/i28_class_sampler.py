@@ -115,12 +115,13 @@ def main(screen: Path, control: Path) -> None:
                 deltas.append((d, sd))
                 micro.append(statistics.mean(100 * (a[s][form]["micro_f1"] - h[s][form]["micro_f1"]) for s in seeds))
                 cells.append(f"{d:+.1f} ({sd:.1f}; {len(seeds)})")
+            if not micro:
+                print(f"| {arm} | {label} | " + " | ".join(cells) + " | – | – |")
+                continue
             ok = (sum(d >= 1 for d, _ in deltas) >= 2 and all(d >= 1 or d >= -sd for d, sd in deltas)
-                  and (statistics.mean(micro) >= -2 if micro else False))
+                  and statistics.mean(micro) >= -2)
             verdict = ("yes" if ok else "no") + ("" if complete and len(deltas) == 3 else " (incomplete)")
-            print(f"| {arm} | {label} | " + " | ".join(cells) +
-                  f" | {statistics.mean(micro):+.1f} | {verdict} |" if micro else
-                  f"| {arm} | {label} | " + " | ".join(cells) + " | – | – |")
+            print(f"| {arm} | {label} | " + " | ".join(cells) + f" | {statistics.mean(micro):+.1f} | {verdict} |")
 
 
 if __name__ == "__main__":
