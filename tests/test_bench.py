@@ -666,10 +666,14 @@ def test_the_validation_holdout_is_a_protocol_setting_and_old_runs_count_as_hold
 
 
 def test_decision_offsets_is_a_protocol_setting_and_old_runs_count_as_none(tmp_path):
-    """decision_offsets (session 24) changes every score, so a protocol states it (default none). A finished run
-    that did not record it counts as none (the setting did not exist), unless its metrics.json names a form."""
-    first = load_protocol(_write(tmp_path, _protocol(seeds=[1]), "p.json"))
-    assert first.settings["decision_offsets"] == "none"
+    """decision_offsets (session 24) changes every score, so a protocol states it (default: the library's,
+    auto since session 29). A finished run that did not record it counts as none (the setting did not exist),
+    unless its metrics.json names a form: under the auto default such a run is stale, under an explicit none
+    it is current."""
+    assert load_protocol(_write(tmp_path, _protocol(seeds=[1]), "p0.json")).settings["decision_offsets"] == "auto"
+    raw = _protocol(seeds=[1])
+    raw["settings"]["decision_offsets"] = "none"
+    first = load_protocol(_write(tmp_path, raw, "p.json"))
     specs = expand_grid(first, only_datasets=["humaid_idai19"], only_methods=["erm"])
     out = tmp_path / "r"
     run_grid(first, out, specs, runner=fake_runner({("humaid_idai19", "erm", 1): (0.5,)}))
@@ -678,7 +682,9 @@ def test_decision_offsets_is_a_protocol_setting_and_old_runs_count_as_none(tmp_p
     del record["settings"]["decision_offsets"]  # as a run from before the setting existed
     done.write_text(json.dumps(record))
     bench.check_finished_runs(specs, out)  # counts as none: current
-    raw = _protocol(seeds=[1])
+    by_default = load_protocol(_write(tmp_path, _protocol(seeds=[1]), "p0.json"))
+    with pytest.raises(ProtocolError, match=r"decision_offsets 'none' -> 'auto'"):
+        bench.check_finished_runs(expand_grid(by_default, only_datasets=["humaid_idai19"], only_methods=["erm"]), out)
     raw["settings"]["decision_offsets"] = "macro_f1"
     fitted = load_protocol(_write(tmp_path, raw, "p1.json"))
     specs1 = expand_grid(fitted, only_datasets=["humaid_idai19"], only_methods=["erm"])
@@ -732,7 +738,7 @@ def test_a_finished_hamr_run_whose_task_dependent_default_changed_since_is_refus
     args = HAMRArguments(output_dir=str(tmp_path / "a"), report_to=[], use_cpu=True, per_device_train_batch_size=16)
     used = pipeline._resolved_method_settings(args, TaskType.CLASSIFICATION)
     assert used["class_prior_power"] == "0.5" and used["knn_lambda"] == "0.0" and used["meta_batch_size"] == "16"
-    assert pipeline._resolved_method_settings(args, TaskType.NER)["class_prior_power"] == "0.0"
+    assert pipeline._resolved_method_settings(args, TaskType.NER)["class_prior_power"] == "1.0"
     assert pipeline.current_resolved_settings("hamr", {"faithful": True}, "ner")["knn_lambda"] == "0.1"
     assert pipeline.current_resolved_settings("erm", {}, "classification") == {}
     assert pipeline.current_resolved_settings("hamr", {"knn_lambda": 0.3}, "ner")["knn_lambda"] == "0.3"
@@ -755,7 +761,7 @@ def test_a_finished_hamr_run_whose_task_dependent_default_changed_since_is_refus
     record("classification", class_prior_power="0.25")
     with pytest.raises(ProtocolError, match=r"classification default class_prior_power '0.25' -> '0.5'$"):
         bench.check_finished_runs(specs, out)
-    record("ner")  # the same values are right for an NER run: τ 0 there
+    record("ner")  # the same values are right for an NER run: τ 1 there
     bench.check_finished_runs(specs, out)
 
 

@@ -401,7 +401,10 @@ def test_training_moves_beta_and_delta_and_logs_them(tmp_path, tokenizer, tweetn
     tr = _trainer(tmp_path, tokenizer, tweetner, hypergrad_backend="head_cached", meta_objective="half")
     cr = tr.class_reweighter
     assert cr.groups.names[0] == "O" and len(cr.groups) == 8  # O + 7 entity types
-    assert torch.equal(cr.beta.detach(), torch.zeros(8))  # NER: β starts at 0 (τ = 0)
+    # NER: β starts at −τ·log n_c with τ 1 (session 29): exp(−β) are the groups' token counts, O the largest
+    assert torch.equal(cr.beta.detach(), cr.beta_start)
+    n = torch.exp(-cr.beta_start.double())
+    assert torch.allclose(n, n.round(), atol=1e-3) and n.min() >= 1 and int(n.argmax()) == 0
     tr.train()
     assert tr.meta_steps == tr.state.global_step > 0
     assert (cr.beta.detach() - cr.beta_start).abs().max() > 1e-3

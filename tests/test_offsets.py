@@ -183,3 +183,51 @@ def test_hamr_train_prints_the_scores_without_the_offsets(monkeypatch):
         "test": {"macro_f1": 0.4, "micro_f1": 0.61}}}})
     out = buf.getvalue()
     assert "macro-F1 50.0" in out and "without them: macro-F1 40.0 · micro-F1 61.0" in out
+
+
+def test_auto_resolves_to_macro_f1_only_with_validation_rows_and_a_bias():
+    from hamr.enums import DecisionOffsets
+    from hamr.offsets import resolve_form
+
+    head = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 3))
+    assert resolve_form("auto", True, head, 3) == (DecisionOffsets.MACRO_F1, None)
+    assert resolve_form("auto", False, head, 3) == (DecisionOffsets.NONE, "no validation split to fit them on")
+    form, why = resolve_form("auto", True, nn.Sequential(nn.Linear(4, 3, bias=False)), 3)
+    assert form == DecisionOffsets.NONE and "no bias" in why and "set decision_offsets" not in why
+    # an explicit form is kept as given (its errors come with the fix in the message, later)
+    assert resolve_form("balanced", False, None, 3) == (DecisionOffsets.BALANCED, None)
+    assert resolve_form(DecisionOffsets.NONE, True, head, 3) == (DecisionOffsets.NONE, None)
+    with pytest.raises(ValueError, match="resolve 'auto' first"):
+        fit_offsets("auto", TaskType.CLASSIFICATION, np.zeros((2, 3)), np.array([0, 1]), np.ones(3), ["a", "b", "c"])
+
+
+@pytest.mark.filterwarnings("ignore:class .*:UserWarning")
+def test_default_auto_fits_macro_f1_with_validation_and_says_why_not_without(tmp_path, monkeypatch):
+    """RunConfig's default (session 29): the macro_f1 offsets when the run has a validation split; without one,
+    none, with the reason in metrics.json and the model card (not an error, as an explicit form would be)."""
+    import hamr.methods.context
+    import hamr.pipeline as pipeline
+    from conftest import tiny_bert
+    from hamr.data import DataBundle
+
+    monkeypatch.setattr(hamr.methods.context, "load_model", lambda task, vocab, model=None: tiny_bert(
+        pipeline.load_tokenizer(), len(vocab), str(task)))
+    common = dict(limit=40, method="erm", max_length=32, epochs=1, batch_size=8, save_model=True,
+                  evaluate_each_epoch=False, options={"disable_tqdm": True})
+    config = pipeline.RunConfig(dataset="sst5", output_dir=str(tmp_path / "with"), **common)
+    assert config.decision_offsets.value == "auto"
+    rec = pipeline.run(config)["decision_offsets"]
+    assert rec["form"] == "macro_f1" and rec["requested"] == "auto"
+    assert rec["forms"]["macro_f1"]["offsets"] == rec["offsets"]
+
+    full = pipeline.load_data(pipeline.RunConfig(dataset="sst5", limit=40))
+    bundle = DataBundle("no_validation", full.task, full.train, None, full.test)
+    out = tmp_path / "without"
+    result = pipeline.run(pipeline.RunConfig(data=bundle, output_dir=str(out), **common))
+    assert result["decision_offsets"] == {"form": "none", "requested": "auto",
+                                          "why": "no validation split to fit them on"}
+    assert json.loads((out / "metrics.json").read_text())["decision_offsets"]["form"] == "none"
+    assert "decision offsets: none (auto: no validation split" in (out / "model" / "README.md").read_text()
+    # an explicit form without validation is refused before any training
+    with pytest.raises(ValueError, match=r"decision_offsets=macro_f1 needs a validation split .*auto or none"):
+        pipeline.RunConfig(data=bundle, output_dir=str(tmp_path / "explicit"), decision_offsets="macro_f1", **common)

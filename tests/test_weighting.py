@@ -161,7 +161,11 @@ def test_faithful_mode_sets_the_reference_behaviour():
     d = HAMRArguments(output_dir="/tmp/hamr_default", report_to=[])
     assert d.memory_mode == MemoryMode.EMA and not d.resolved("ner")["ner_train_max_token"] and d.meta_class_balanced
     assert d.resolved("classification")["memory_gamma"] == 0.7
-    assert d.resolved("classification")["class_prior_power"] == 0.5 and d.resolved("ner")["class_prior_power"] == 0.0
+    assert d.resolved("classification")["class_prior_power"] == 0.5 and d.resolved("ner")["class_prior_power"] == 1.0
+    # NER τ 1 goes with the class_residual form (β starts at −log n_c); with the weight net it stays 0
+    w = HAMRArguments(output_dir="/tmp/hamr_wnet", token_class_weights="icf", report_to=[])
+    assert w.resolved("ner")["weighting_form"] == "wnet" and w.resolved("ner")["class_prior_power"] == 0.0
+    assert a.resolved("ner")["class_prior_power"] == 0.0  # faithful: the paper's τ 0
     assert d.resolved("classification")["wnet_lr"] == 1e-3 and a.resolved("classification")["wnet_lr"] == 1e-4
     assert a.resolved("classification")["class_prior_power"] == 0.0
     assert d.resolved("classification")["hardness_alpha"] == 1.0 and d.resolved("ner")["hardness_alpha"] == 0.7

@@ -285,7 +285,7 @@ def fit(
     seed: int = 42,
     max_train_examples: int | None = None,
     validation_size: float | int = 0.1,
-    decision_offsets: str = "none",
+    decision_offsets: str = "auto",
     output_dir: str | Path | None = None,
     name: str = "in_memory",
     device: Device | str = Device.AUTO,
@@ -297,9 +297,9 @@ def fit(
     ``train`` / ``validation`` / ``test``: see the module docstring. ``model``: a Hugging Face model name or
     folder (default: the packaged all-MiniLM-L6-v2). ``method_options``: any field of
     :class:`~hamr.HAMRArguments` (HAMR) or :class:`~hamr.ImbalanceArguments` (the other methods), e.g.
-    ``lookahead_scope="last_k"``. ``decision_offsets``: ``none`` | ``balanced`` | ``half`` | ``macro_f1``, per-class
-    logit offsets fitted on half the validation data after training and folded into the model
-    (:mod:`hamr.offsets`). ``output_dir``: where the run's files go (model, model card, metrics.json,
+    ``lookahead_scope="last_k"``. ``decision_offsets``: ``auto`` (``macro_f1`` when the model's output layer has a bias)
+    | ``none`` | ``balanced`` | ``half`` | ``macro_f1``, per-class logit offsets fitted on half the validation
+    data after training and folded into the model (:mod:`hamr.offsets`). ``output_dir``: where the run's files go (model, model card, metrics.json,
     predictions); None trains in a temporary folder that is removed once the model is loaded. ``device`` and
     ``quiet`` are for prediction with the returned model.
     """

@@ -200,9 +200,10 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run of --output-dir from its "
                                 "latest complete checkpoint (same settings as that run)."),
     decision_offsets: DecisionOffsets = typer.Option(
-        DecisionOffsets.NONE, help="After training, fit per-class logit offsets on the validation half outside the "
-        "held-out half and fold them into the model's output bias: balanced | half (CE fits) | macro_f1 (a "
-        "search on macro-F1) | none. metrics.json keeps the scores without them."),
+        DecisionOffsets.AUTO, help="After training, fit per-class logit offsets on the validation half outside the "
+        "held-out half and fold them into the model's output bias: auto (macro_f1 when there is a validation "
+        "split, else none) | balanced | half (CE fits) | macro_f1 (a search on macro-F1) | none. metrics.json "
+        "keeps the scores without them."),
     unseen_labels: str = typer.Option(
         "error", help="Validation/test labels missing from training: error (list them) | drop (score without "
         "those examples, reported) | map:FILE (two columns: unseen label, known label)."),
@@ -500,7 +501,7 @@ def compare(
     max_train_examples: Optional[int] = typer.Option(None, min=1, help="Train every run on a seeded random sample "
                                                      "of N training examples (validation and test stay whole)."),
     decision_offsets: DecisionOffsets = typer.Option(
-        DecisionOffsets.NONE, help="Every run fits per-class logit offsets on half the validation data (as `hamr "
+        DecisionOffsets.AUTO, help="Every run fits per-class logit offsets on half the validation data (as `hamr "
         "train --decision-offsets`); the choice reads the other half."),
 ) -> None:
     """Run several methods on your data (through the bench: resumable, one folder per run) and recommend one,

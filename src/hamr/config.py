@@ -49,10 +49,12 @@ class RunConfig:
             of HAMR's meta set and scored apart for every method as metrics.json's ``validation_heldout``; 0
             switches it off (the meta set takes all of it).
         validation_holdout_seed: the seed of that cut.
-        decision_offsets: ``none`` | ``balanced`` | ``half`` | ``macro_f1``: after training, fit per-class logit
-            offsets on the validation rows outside the held-out half (all of validation with the hold-out off)
-            and fold them into the output layer's bias (:mod:`hamr.offsets`; any method). metrics.json keeps
-            the scores without them (``decision_offsets.without``) and every form's held-out score.
+        decision_offsets: ``auto`` | ``none`` | ``balanced`` | ``half`` | ``macro_f1``: after training, fit per-class
+            logit offsets on the validation rows outside the held-out half (all of validation with the hold-out
+            off) and fold them into the output layer's bias (:mod:`hamr.offsets`; any method). metrics.json keeps
+            the scores without them (``decision_offsets.without``) and every form's held-out score. ``auto`` (the
+            default since session 29): ``macro_f1`` when there is a validation split and the model's output layer
+            has a bias, else ``none`` (the reason is logged).
         options: further fields of the method's arguments class, by name.
         checkpoint_every: ``none`` (the bench's default) | ``epoch`` | ``steps``: when the Trainer saves a
             complete checkpoint under ``output_dir/trainer``.
@@ -85,7 +87,7 @@ class RunConfig:
     evaluate_each_epoch: bool = True
     validation_holdout: float = 0.5
     validation_holdout_seed: int = 0
-    decision_offsets: DecisionOffsets = DecisionOffsets.NONE
+    decision_offsets: DecisionOffsets = DecisionOffsets.AUTO
     options: dict[str, Any] = field(default_factory=dict)
     checkpoint_every: CheckpointEvery = CheckpointEvery.NONE
     checkpoint_steps: int | None = None
@@ -109,6 +111,11 @@ class RunConfig:
             raise SettingError("RunConfig.checkpoint_steps: checkpoint_every=steps needs a step count >= 1")
         if self.checkpoint_every != CheckpointEvery.STEPS and self.checkpoint_steps is not None:
             raise SettingError(f"RunConfig.checkpoint_steps is set but checkpoint_every={self.checkpoint_every.value}")
+        no_validation = (self.train_file is not None and self.validation_file is None) or (
+            self.data is not None and self.data.validation is None)
+        if no_validation and self.decision_offsets not in (DecisionOffsets.AUTO, DecisionOffsets.NONE):
+            raise SettingError(f"RunConfig.decision_offsets={self.decision_offsets.value} needs a validation split to "
+                               "fit the offsets on (give validation_file, or set decision_offsets=auto or none)")
         if "resume_from_checkpoint" in self.options:
             raise SettingError("option resume_from_checkpoint is not honoured by hamr's runs: use RunConfig.resume=True "
                              "(hamr train --resume), which continues from the latest complete checkpoint of output_dir")

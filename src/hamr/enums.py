@@ -141,6 +141,7 @@ class DecisionOffsets(_StrEnum):
     """Per-class logit offsets fitted on validation after training and folded into the output bias
     (:mod:`hamr.offsets`, session 24)."""
 
+    AUTO = "auto"  # macro_f1 when the run has validation rows to fit on and an output layer with a bias, else none
     NONE = "none"  # the model's own decisions
     BALANCED = "balanced"  # minimise class-balanced CE (NER: ½ O, ½ entity tags)
     HALF = "half"  # ½ balanced + ½ natural-prior CE

@@ -192,7 +192,9 @@ def model_card(result: dict[str, Any], bundle: DataBundle) -> str:
     if resolved:
         lines.append("- resolved for this task: " + ", ".join(f"`{k}={v}`" for k, v in sorted(resolved.items())))
     offsets = result.get("decision_offsets")
-    if offsets:
+    if offsets and offsets.get("form") == "none":  # `auto` without a validation split or a foldable output layer
+        lines.append(f"- decision offsets: none (auto: {offsets.get('why', 'not fitted')})")
+    elif offsets:
         plain = (offsets.get("without") or {}).get("test")
         lines.append(f"- decision offsets (`{offsets['form']}`), fitted after training on {offsets['fit_rows']} rows of "
                      f"the {offsets['fit_on']} and folded into the output layer's bias (the saved model predicts "

@@ -24,6 +24,13 @@ validation split (then validation scores are optimistic). Never training rows: t
 
 This is not specific to HAMR: it is a run setting (``RunConfig.decision_offsets``) for every method, and its
 control is ERM with the same offsets.
+
+The default is ``auto`` (session 29, :func:`resolve_form`): ``macro_f1`` when the run has validation rows to fit
+on and the model an output layer with a bias, else ``none``, with the reason in the run's log and metrics.json.
+Why ``macro_f1``: on the CPU grid (``benchmarks/results/cpu_offsets/offsets_grid.md``, part 1) it raised the
+held-out macro-F1 of every one of the twelve methods, by +5.8 on the mean over methods (``balanced`` +4.3,
+``half`` +3.6), and ``offsets_cv.py``'s cross-validated choice of form gained no more (+6.1 against +6.2) at
+five times the fit cost.
 """
 
 from __future__ import annotations
@@ -38,7 +45,10 @@ from .constants import IGNORE_INDEX
 from .enums import DecisionOffsets, TaskType
 from .errors import InputError, SettingError
 
-__all__ = ["GRID", "L2", "MIN_GAIN", "fit_offsets", "fold_offsets", "output_layer"]
+__all__ = ["FITTED_FORMS", "GRID", "L2", "MIN_GAIN", "fit_offsets", "fold_offsets", "output_layer", "resolve_form"]
+
+#: The forms a run fits and scores (``auto`` resolves to one of them, :func:`resolve_form`).
+FITTED_FORMS = (DecisionOffsets.NONE, DecisionOffsets.BALANCED, DecisionOffsets.HALF, DecisionOffsets.MACRO_F1)
 
 #: The values an offset may take in the ``macro_f1`` search.
 GRID = np.round(np.arange(-3.0, 3.0001, 0.25), 2)
@@ -105,8 +115,8 @@ def fit_offsets(kind: DecisionOffsets | str, task: TaskType, logits: np.ndarray,
     (NER: labelled training tokens per tag) that the ``half`` objective's natural part weights by.
     ``macro_f1(shifted_logits) -> float`` scores shifted logits of the fit rows (needed for ``macro_f1``)."""
     kind = DecisionOffsets.parse(kind)
-    if kind == DecisionOffsets.NONE:
-        raise ValueError("fit_offsets: kind 'none' fits nothing")
+    if kind not in FITTED_FORMS[1:]:
+        raise ValueError(f"fit_offsets: kind {kind.value!r} fits nothing (resolve 'auto' first: resolve_form)")
     logits = np.asarray(logits, dtype=np.float64)
     label_ids = np.asarray(label_ids)
     n_classes = logits.shape[-1]
@@ -144,6 +154,25 @@ def output_layer(model: nn.Module, num_labels: int) -> nn.Linear:
         return _find(model, num_labels)
     except ValueError as exc:
         raise SettingError(f"decision offsets: {type(model).__name__}: {exc}; set decision_offsets=none") from None
+
+
+def resolve_form(requested: DecisionOffsets | str, has_validation: bool, model: nn.Module | None,
+                 num_labels: int) -> tuple[DecisionOffsets, str | None]:
+    """The form a run fits: ``requested`` unless it is ``auto``, which is ``macro_f1`` when there are validation
+    rows to fit on and ``model`` has an output layer with a bias (:func:`output_layer`), else ``none``. Returns
+    (form, why ``auto`` chose ``none`` or None). An explicit form is returned as is (its errors come later, with
+    the fix in the message)."""
+    requested = DecisionOffsets.parse(requested)
+    if requested != DecisionOffsets.AUTO:
+        return requested, None
+    if not has_validation:
+        return DecisionOffsets.NONE, "no validation split to fit them on"
+    if model is not None:
+        try:
+            output_layer(model, num_labels)
+        except SettingError as exc:
+            return DecisionOffsets.NONE, str(exc).split("; set decision_offsets")[0]
+    return DecisionOffsets.MACRO_F1, None
 
 
 @torch.no_grad()

@@ -43,6 +43,7 @@ from .config import RUN_CONFIG_FILE, RunConfig, resolve_learning_rate, run_confi
 from .constants import IGNORE_INDEX
 from .data import DataBundle, DataError, Split, load_benchmark, load_files
 from .enums import CheckpointEvery, DecisionOffsets, TaskType
+from .offsets import resolve_form
 from .errors import SettingError
 from .holdout import validation_holdout
 from .losses import class_counts_from_labels
@@ -263,11 +264,11 @@ def _macro_f1_scorer(task: TaskType, bundle: DataBundle, label_ids, gold_split: 
                                                word_index=word_index)["macro_f1"]
 
 
-def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trainer, say):
+def _decision_offsets(config: RunConfig, form: DecisionOffsets, bundle: DataBundle, encoded: dict, trainer, say):
     """Fit every form of :mod:`hamr.offsets` on the validation rows outside the held-out half, score each on the
-    held-out half, fold ``config.decision_offsets``'s δ into the model; return (record, δ, validation logits
-    before folding, every form's δ)."""
-    from .offsets import fit_offsets, fold_offsets
+    held-out half, fold ``form``'s δ (``config.decision_offsets`` resolved, :func:`hamr.offsets.resolve_form`)
+    into the model; return (record, δ, validation logits before folding, every form's δ)."""
+    from .offsets import FITTED_FORMS, fit_offsets, fold_offsets
 
     task = bundle.task
     if "validation" not in encoded:
@@ -283,13 +284,13 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
     fit_split = bundle.validation.subset(fit_rows)
     labels = list(bundle.vocab.labels)
     counts = class_counts_from_labels(encoded["train"].label_ids(), len(labels))
-    record: dict[str, Any] = {"form": config.decision_offsets.value, "fit_rows": len(fit_rows),
+    record: dict[str, Any] = {"form": form.value, "requested": config.decision_offsets.value, "fit_rows": len(fit_rows),
                               "fit_on": "validation meta half" if holdout is not None else "validation (all)",
                               "forms": {}}
     chosen = None
     deltas: dict[DecisionOffsets, np.ndarray] = {}
     scorer = _macro_f1_scorer(task, bundle, label_ids[fit_rows], fit_split, fit_words)
-    for kind in DecisionOffsets:
+    for kind in FITTED_FORMS:
         if kind == DecisionOffsets.NONE:
             d = np.zeros(len(labels))
         else:
@@ -307,13 +308,13 @@ def _decision_offsets(config: RunConfig, bundle: DataBundle, encoded: dict, trai
             entry["validation_heldout"] = {k: held[k] for k in keep if k in held}
         record["forms"][kind.value] = entry
         deltas[kind] = d
-        if kind == config.decision_offsets:
+        if kind == form:
             chosen = d
     assert chosen is not None
     fold_offsets(trainer.model, chosen)
     record["seconds"] = round(time.perf_counter() - t0, 2)  # the validation pass and all four fits
-    record["offsets"] = record["forms"][config.decision_offsets.value]["offsets"]
-    say(f"decision offsets ({config.decision_offsets.value}, fitted on {len(fit_rows)} validation rows) folded into "
+    record["offsets"] = record["forms"][form.value]["offsets"]
+    say(f"decision offsets ({form.value}{' (auto)' if form != config.decision_offsets else ''}, fitted on {len(fit_rows)} validation rows) folded into "
         "the output bias: " + ", ".join(f"{k} {v:+.2f}" for k, v in record["offsets"].items()))
     return record, chosen, logits, deltas
 
@@ -523,8 +524,12 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
     if bundle.unseen_report:
         result["unseen_labels"] = bundle.unseen_report
     delta = before_offsets = None
-    if config.decision_offsets != DecisionOffsets.NONE:
-        result["decision_offsets"], delta, before_offsets, deltas = _decision_offsets(config, bundle, encoded,
+    form, why_none = resolve_form(config.decision_offsets, "validation" in encoded, trainer.model, len(bundle.vocab))
+    if why_none is not None:  # auto without offsets: said, and recorded
+        say(f"decision offsets: none (auto: {why_none})")
+        result["decision_offsets"] = {"form": "none", "requested": config.decision_offsets.value, "why": why_none}
+    if form != DecisionOffsets.NONE:
+        result["decision_offsets"], delta, before_offsets, deltas = _decision_offsets(config, form, bundle, encoded,
                                                                                       trainer, say)
         without: dict[str, Any] = {}
         result["decision_offsets"]["without"] = without
@@ -548,7 +553,7 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
                 for kind, d in deltas.items():
                     if kind == DecisionOffsets.NONE:
                         scores = without[name]
-                    elif kind == config.decision_offsets:
+                    elif kind == form:
                         scores = result[name]
                     else:
                         scores = evaluate_predictions(task, bundle, plain + d, pred.label_ids, gold_split=bundle.test,

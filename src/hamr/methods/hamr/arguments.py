@@ -70,7 +70,8 @@ class HAMRArguments(ImbalanceArguments):
     )
     class_prior_power: float | None = field(
         default=None,
-        metadata={"help": "τ of the class-level start w_i ∝ s_i · n_{y_i}^(-τ) (None: 0.5 classification, 0 NER)."},
+        metadata={"help": "τ of the class-level start w_i ∝ s_i · n_{y_i}^(-τ) (None: 0.5 classification; NER 1 with "
+                  "the class_residual form (β starts at −log n_c), 0 with the weight net; see docs/defaults_history.md)."},
     )
     weighting_form: WeightingForm | None = field(
         default=None,
@@ -329,7 +330,8 @@ class HAMRArguments(ImbalanceArguments):
             else (3e-4 if ner else (1e-4 if self.faithful else 1e-3)),
             "class_prior_power": self.class_prior_power
             if self.class_prior_power is not None
-            else (0.0 if ner else 0.5),
+            else ((1.0 if self.form_settings(task)["weighting_form"] == WeightingForm.CLASS_RESIDUAL else 0.0)
+                  if ner else 0.5),
             "memory_gamma": self.memory_gamma
             if self.memory_gamma is not None
             else (0.99 if self.memory_mode == MemoryMode.FAITHFUL else 0.7),

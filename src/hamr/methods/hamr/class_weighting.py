@@ -20,7 +20,8 @@ objective measures exactly that predictor (plain logits at θ'), so the hypergra
 training-time effect helps the plain predictor — the bilevel learning of additive logit adjustments of
 AutoBalance (Li et al., NeurIPS 2021). The saved model therefore needs no extra parameters.
 
-Start: β_c = log n_c^(−τ) (τ = ``class_prior_power``; NER: τ is 0 by default, so β = 0), δ = 0: at the start
+Start: β_c = log n_c^(−τ) (τ = ``class_prior_power``; NER: τ is 1 by default since session 29, so β = −log n_c;
+before it 0, β = 0), δ = 0: at the start
 the weights equal today's class-level prior n_y^(−τ) / mean_B(n_y^(−τ)) (tested).
 
 ``class_params=strength`` (session 26) learns two scalars instead of 2·C free values: with the basis
