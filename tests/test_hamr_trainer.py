@@ -240,6 +240,18 @@ def test_class_prior_and_class_aware_inputs(tmp_path, tokenizer, idai):
     assert (got[meta_classes] >= 12 // len(meta_classes)).all()  # round robin: every class present
 
 
+def test_examples_without_a_class_count_as_one_group_in_the_prior():
+    """Group −1 (an NER sentence with no entity and no O tag, or no labelled token) is a group of its own in the
+    class prior and the class feature, with its own size, as the sampler's class factor counts it (it had n = 1,
+    the largest weight, before session 29)."""
+    groups = np.array([0, 0, 0, 0, 1, 1, -1, -1, -1])
+    feature, prior = HAMRTrainer._class_tables(groups, 1.0)
+    np.testing.assert_allclose(prior.numpy(), [1 / 4] * 4 + [1 / 2] * 2 + [1 / 3] * 3, rtol=1e-6)
+    log_n = np.log([4, 2, 3])
+    np.testing.assert_allclose(feature.numpy()[[0, 4, 6]], (log_n - log_n.mean()) / log_n.std(), rtol=1e-5)
+    assert HAMRTrainer._class_tables(np.array([0, 1, 1]), 0.0)[1] is None
+
+
 def test_one_meta_step_per_optimiser_step_with_gradient_accumulation(tmp_path, tokenizer, idai):
     tr = _trainer(tmp_path, tokenizer, idai, num_train_epochs=1, per_device_train_batch_size=8,
                   gradient_accumulation_steps=2, meta_interval=2)

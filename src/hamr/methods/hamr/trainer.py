@@ -248,11 +248,15 @@ class HAMRTrainer(ImbalanceTrainer):
     @staticmethod
     def _class_tables(groups: np.ndarray, power: float) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per example: the standardised log training frequency of its class (a weight-net input) and the
-        class-level prior n_y^(-power) (None when power is 0)."""
+        class-level prior n_y^(-power) (None when power is 0). Examples without a class (group −1: an NER
+        sentence with no entity tag and no O tag in the tag set, or no labelled token) count as one group of
+        their own, as :func:`hamr.resampling.class_balance_factor` counts them (until session 29 they had n = 1,
+        the largest prior weight)."""
         valid = groups >= 0
         counts = np.bincount(groups[valid], minlength=int(groups.max(initial=0)) + 1).astype(np.float64)
-        n_of = np.where(valid, counts[np.maximum(groups, 0)], 1.0)
-        present = counts[counts > 0]
+        n_none = float((~valid).sum())
+        n_of = np.where(valid, counts[np.maximum(groups, 0)], n_none)
+        present = np.append(counts[counts > 0], n_none) if n_none else counts[counts > 0]
         log_c = np.log(present)
         std = log_c.std() if log_c.size > 1 and log_c.std() > 0 else 1.0
         feature = (np.log(n_of) - log_c.mean()) / std
