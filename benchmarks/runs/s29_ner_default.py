@@ -13,6 +13,7 @@ Three checks, all on the held-out half of validation (no test figure):
    screen recorded their held-out figures as its ``hamr`` control: the rows of
    ``benchmarks/results/screens/i27_pr_feedback/decision.md``, read from that file.
 4. Learned against frozen: ``hamr`` against ``hamr_wo_class_params`` (β, δ kept at their start), same seeds.
+5. The rarest three classes' held-out precision / recall, τ 0 (from the screen's decision.md) against τ 1.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screen_tables import finished_runs, heldout_form, macro_micro, mean_sd  # noqa: E402
+from screen_tables import finished_runs, heldout_form, macro_micro, mean_sd, per_class, rarest  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 GRID = RESULTS / "cpu_offsets"
@@ -134,10 +135,35 @@ def learned_vs_frozen() -> list[str]:
     return out
 
 
+def rarest_pr() -> list[str]:
+    """Held-out precision / recall of the three rarest classes (fewest held-out units): τ 0 (the screen's ``hamr``
+    rows, no offsets, read from its decision.md) against τ 1 without and with the macro_f1 offsets."""
+    old = {}
+    for line in (SCREEN / "decision.md").read_text().splitlines():
+        m = re.match(r"\| (\w+) \| (\d+) \| hamr \| [^|]+ \| [^|]+ \| ([^|]+) \|", line)
+        if m and m.group(1) in NER:
+            old[(m.group(1), int(m.group(2)))] = m.group(3).strip()
+    out = ["", "## 5. The rarest three classes: held-out precision / recall (%)", "",
+           "| dataset | seed | τ 0, no offsets | τ 1, no offsets | τ 1, macro_f1 offsets |", "|---|---|---|---|---|"]
+    for key, run in sorted(finished_runs(GRID, "hamr").items()):
+        if key[0] not in NER:
+            continue
+        m = _metrics(run)
+        none, off = heldout_form(m, "none"), heldout_form(m, "macro_f1")
+        rare = rarest(none)
+
+        def pr(scores):
+            per = per_class(scores or {})
+            return ", ".join(f"{c} {100 * per[c]['precision']:.0f}/{100 * per[c]['recall']:.0f}" for c in rare if c in per)
+
+        out.append(f"| {key[0]} | {key[1]} | {old.get(key, '–')} | {pr(none)} | {pr(off)} |")
+    return out
+
+
 def main() -> None:
     print("<!-- python benchmarks/runs/s29_ner_default.py > benchmarks/results/cpu_offsets/s29_ner_default.md -->")
     print("# HAMR's NER default τ 1 (session 29): reproduction, class parameters, against τ 0\n")
-    print("\n".join(reproduction() + class_params() + against_tau0() + learned_vs_frozen()))
+    print("\n".join(reproduction() + class_params() + against_tau0() + learned_vs_frozen() + rarest_pr()))
 
 
 if __name__ == "__main__":
