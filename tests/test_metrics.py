@@ -164,3 +164,24 @@ def test_ner_macro_f1_does_not_depend_on_the_hash_seed():
         outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                 check=True).stdout.strip())
     assert len(outs) == 1, outs
+
+
+def test_ner_span_cache_gives_the_same_scores_and_extracts_each_row_once(monkeypatch):
+    """The decision-offsets search scores hundreds of predictions of the same sentences with one span cache:
+    every score equals the uncached one, and a tag row seen before is not read again."""
+    import random
+
+    import hamr.metrics as metrics
+
+    rng = random.Random(0)
+    tags = ["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "I-ORG"]  # I- without B- too (default reading)
+    gold = [[rng.choice(tags) for _ in range(rng.randint(1, 12))] for _ in range(60)]
+    cache: dict = {}
+    for _ in range(20):
+        pred = [[t if rng.random() < 0.8 else rng.choice(tags) for t in row] for row in gold]
+        assert ner_metrics(gold, pred, span_cache=cache) == ner_metrics(gold, pred)
+    calls = []
+    real = metrics.get_entities
+    monkeypatch.setattr(metrics, "get_entities", lambda row: calls.append(1) or real(row))
+    ner_metrics(gold, gold, span_cache=cache)  # every gold row is cached by now
+    assert calls == [] and len(cache) > len(gold)

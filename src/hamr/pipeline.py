@@ -210,7 +210,7 @@ def _same_label_rows(ds: EncodedDataset, label_ids) -> bool:
 
 def evaluate_predictions(
     task: TaskType, bundle: DataBundle, logits, label_ids, gold_split: Split | None = None,
-    word_index: list[list[int]] | None = None, truncated_as_o: bool = True,
+    word_index: list[list[int]] | None = None, truncated_as_o: bool = True, span_cache: dict | None = None,
 ) -> dict[str, Any]:
     """Metrics of method.md §7 from raw logits and gold label ids, with quartiles by training frequency.
 
@@ -219,7 +219,7 @@ def evaluate_predictions(
     at its own position. With ``truncated_as_o`` (the final scoring), the gold tags are the full sentences and
     words cut off by ``max_length`` count as predicted ``O``, so truncation can only lower the score, never
     hide gold entities; without it (per-epoch scores) each sentence ends at its last word that kept a
-    sub-token, as the label ids do."""
+    sub-token, as the label ids do. ``span_cache``: see :func:`hamr.metrics.ner_metrics` (NER only)."""
     train_counts = bundle.train.label_counts()
     if task == TaskType.CLASSIFICATION:
         pred = np.asarray(logits).argmax(-1)
@@ -227,7 +227,7 @@ def evaluate_predictions(
     gold, predicted = predictions_to_labels(task, logits, label_ids, bundle.vocab)
     if gold_split is not None:
         gold, predicted = words_gold_and_predicted(gold_split, predicted, word_index, truncated_as_o)
-    return ner_metrics(gold, predicted, train_counts)
+    return ner_metrics(gold, predicted, train_counts, span_cache=span_cache)
 
 
 def words_gold_and_predicted(split: Split, predicted: list[list[str]], word_index: list[list[int]] | None,
@@ -259,9 +259,10 @@ def _rows(x, rows: list[int]):
 
 def _macro_f1_scorer(task: TaskType, bundle: DataBundle, label_ids, gold_split: Split, word_index):
     """macro-F1 of shifted logits of fixed rows (the ``macro_f1`` offsets search), by :func:`evaluate_predictions`:
-    the same definition every score of the run uses."""
+    the same definition every score of the run uses; NER keeps each distinct tag row's spans between calls."""
+    cache: dict = {}
     return lambda logits: evaluate_predictions(task, bundle, logits, label_ids, gold_split=gold_split,
-                                               word_index=word_index)["macro_f1"]
+                                               word_index=word_index, span_cache=cache)["macro_f1"]
 
 
 def _decision_offsets(config: RunConfig, form: DecisionOffsets, bundle: DataBundle, encoded: dict, trainer, say):
