@@ -2,6 +2,8 @@
 
     python benchmarks/runs/readme_tables.py            # prints the Markdown table and the time ratios
     python benchmarks/runs/readme_tables.py --grid     # every method x six datasets, mean ± sd over seeds 42-44
+    python benchmarks/runs/readme_tables.py --offsets  # the same from the cpu_offsets grid (today's defaults:
+                                                       # validation hold-out 0.5, decision offsets for every method)
 
 Cells: test macro-F1 / micro-F1 (%, one decimal) of seed 42 from ``benchmarks/results/cpu/runs/<dataset>/<method>/
 seed42/metrics.json``; the best value of each column is bold, decided on the unrounded figures (ties at one
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "results" / "cpu" / "runs"
+OFFSETS_ROOT = Path(__file__).resolve().parents[1] / "results" / "cpu_offsets" / "runs"
 METHODS = ["erm", "dice", "focal", "icf", "effective_number", "balanced_sampler", "lnr", "gbc", "metabalance",
            "logit_adjustment", "balanced_softmax", "hamr"]
 DATASETS = [("bionlp", "BioNLP"), ("mit_restaurant", "MIT-R"), ("tweetner7", "TweetNER7"),
@@ -25,8 +28,8 @@ DATASETS = [("bionlp", "BioNLP"), ("mit_restaurant", "MIT-R"), ("tweetner7", "Tw
 COLUMNS = [("humaid_idai19", "Cyclone-Idai19"), ("tweetner7", "TweetNER7 (NER)")]
 
 
-def metrics(dataset: str, method: str, seed: int) -> dict | None:
-    p = ROOT / dataset / method / f"seed{seed}" / "metrics.json"
+def metrics(dataset: str, method: str, seed: int, root: Path = ROOT) -> dict | None:
+    p = root / dataset / method / f"seed{seed}" / "metrics.json"
     return json.loads(p.read_text()) if p.exists() else None
 
 
@@ -68,13 +71,13 @@ def table(seed: int = 42) -> list[str]:
     return lines
 
 
-def grid_table(key: str = "macro_f1") -> list[str]:
+def grid_table(key: str = "macro_f1", root: Path = ROOT) -> list[str]:
     """Every method × the six datasets: mean ± sd of the test ``key`` over the seeds finished (n shown when < 3);
-    the best mean of each column bold (decided on the unrounded means)."""
+    the best mean of each column bold (decided on the unrounded means). ``root``: the grid's runs folder."""
     cells: dict[tuple[str, str], list[float]] = {}
     for m in METHODS:
         for d, _ in DATASETS:
-            cells[(m, d)] = [100 * r["test"][key] for s in (42, 43, 44) if (r := metrics(d, m, s))]
+            cells[(m, d)] = [100 * r["test"][key] for s in (42, 43, 44) if (r := metrics(d, m, s, root))]
     best = {d: max((statistics.mean(v) for (m, dd), v in cells.items() if dd == d and v), default=None)
             for d, _ in DATASETS}
     lines = ["| method | " + " | ".join(label for _, label in DATASETS) + " |", "|---|" + "---|" * len(DATASETS)]
@@ -93,10 +96,10 @@ def grid_table(key: str = "macro_f1") -> list[str]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--grid":  # the 3-seed, six-dataset Table 2 (macro, then micro)
+    if len(sys.argv) > 1 and sys.argv[1] in ("--grid", "--offsets"):  # 3 seeds, six datasets (macro, then micro)
         for key in ("macro_f1", "micro_f1"):
             print(f"\n{key}:\n")
-            print("\n".join(grid_table(key)))
+            print("\n".join(grid_table(key, OFFSETS_ROOT if sys.argv[1] == "--offsets" else ROOT)))
     else:
         seed = int(sys.argv[1]) if len(sys.argv) > 1 else 42
         print("\n".join(table(seed)))
