@@ -183,6 +183,15 @@ def test_hamr_train_prints_the_scores_without_the_offsets(monkeypatch):
         "test": {"macro_f1": 0.4, "micro_f1": 0.61}}}})
     out = buf.getvalue()
     assert "macro-F1 50.0" in out and "without them: macro-F1 40.0 · micro-F1 61.0" in out
+    assert "(macro_f1, in the saved model" in out
+    buf.truncate(0), buf.seek(0)
+    cli._print_metrics({"test": split, "decision_offsets": {"form": "macro_f1", "requested": "auto", "without": {
+        "test": {"macro_f1": 0.4, "micro_f1": 0.61}}}})
+    assert "with decision offsets (auto: macro_f1, in the saved model; `--decision-offsets none`" in buf.getvalue()
+    buf.truncate(0), buf.seek(0)
+    cli._print_metrics({"test": split, "decision_offsets": {"form": "none", "requested": "auto",
+                                                            "why": "no validation split to fit them on"}})
+    assert "decision offsets: none (auto: no validation split to fit them on)" in buf.getvalue()
 
 
 def test_auto_resolves_to_macro_f1_only_with_validation_rows_and_a_bias():

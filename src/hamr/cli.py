@@ -156,8 +156,12 @@ def _print_metrics(result: dict[str, Any], split: str = "test") -> None:
     offsets = result.get("decision_offsets")
     plain = ((offsets or {}).get("without") or {}).get(split)
     if plain:
-        console.print(f"with decision offsets ({offsets['form']}, in the saved model); without them: macro-F1 "
-                      f"{100 * plain['macro_f1']:.1f} · micro-F1 {100 * plain['micro_f1']:.1f}")
+        form = f"auto: {offsets['form']}" if offsets.get("requested") == "auto" else offsets["form"]
+        console.print(f"with decision offsets ({form}, in the saved model; `--decision-offsets none` for the "
+                      f"model's own decisions); without them: macro-F1 {100 * plain['macro_f1']:.1f} · micro-F1 "
+                      f"{100 * plain['micro_f1']:.1f}")
+    elif offsets and offsets.get("why"):
+        console.print(f"decision offsets: none (auto: {offsets['why']})")
 
 
 @app.command()
