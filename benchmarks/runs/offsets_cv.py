@@ -15,6 +15,7 @@ The re-fitted forms must equal the run's own record (``decision_offsets.forms``)
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics as st
@@ -132,12 +133,20 @@ def main() -> None:
     results: dict[str, dict] = {}
     if a.json and a.json.exists():
         results = json.loads(a.json.read_text())
+    # a cached entry counts only while its run is there and unchanged (done.json's digest, recorded since session
+    # 29; older entries have none and stay): a removed run's entry goes, a re-made run is re-fitted
+    for key in [k for k in results if not (a.folder / "runs" / k / "done.json").exists()]:
+        print(f"{key}: run gone, cached entry dropped", file=sys.stderr)
+        del results[key]
     for npz in sorted(a.folder.glob("runs/*/*/seed*/logits.npz")):
         run_dir = npz.parent
         key = "/".join(run_dir.parts[-3:])
-        if key in results or not (run_dir / "done.json").exists() or is_table3_run(run_dir):
+        if not (run_dir / "done.json").exists() or is_table3_run(run_dir):
             continue  # Table-3 runs (HAMR variants) are not among the grid's compared methods
-        results[key] = evaluate_run(RunData(run_dir), a.folds)
+        stamp = hashlib.sha1((run_dir / "done.json").read_bytes()).hexdigest()[:12]
+        if key in results and results[key].get("done_sha1", stamp) == stamp:
+            continue
+        results[key] = {**evaluate_run(RunData(run_dir), a.folds), "done_sha1": stamp}
         print(f"{key}: " + ", ".join(f"{r} {results[key][r]['macro']:.1f}" for r in RULES)
               + f" (cv chose {results[key]['cv']['form']})", file=sys.stderr)
         if a.json:
