@@ -326,7 +326,7 @@ def imbalance_ratio(counts: dict[str, int]) -> float | None:
 
 def suggest(report: CheckReport) -> Suggestion:
     """A method and settings for the data, with the reasons (the README's CPU results: re-weighting pays off
-    on strong imbalance; HAMR costs ~1.4x ERM's time, ICF the same as ERM)."""
+    on strong imbalance; HAMR costs 1.1-1.3x ERM's time per epoch, ICF the same as ERM)."""
     reasons: list[str] = []
     settings: dict[str, Any] = {}
     ratio = report.imbalance_ratio or 1.0
@@ -334,13 +334,14 @@ def suggest(report: CheckReport) -> Suggestion:
     if report.task == TaskType.NER:
         method = "hamr" if ratio >= 10 else "erm"
         reasons.append(f"imbalance ratio {ratio:.1f}: " + (
-            "HAMR re-weights hard sentences of rare types (Dice was strongest on TweetNER7 in the README's CPU "
-            "table: try both with `hamr compare`)" if ratio >= 10 else "mild; plain fine-tuning is a fair start"))
+            "HAMR re-weights rare entity types (on the README's CPU grid MetaBalance, at 4-9x the time, and Dice "
+            "lead on some NER sets: try them with `hamr compare`)" if ratio >= 10
+            else "mild; plain fine-tuning is a fair start"))
     elif ratio >= 10:
         method = "hamr"
         reasons.append(f"imbalance ratio {ratio:.1f} (>= 10): re-weighting lifts the rare classes; HAMR (about "
-                       "1.4x ERM's time) or icf (ERM's time) — `hamr compare --methods erm,icf,hamr` decides on "
-                       "validation")
+                       "1.1-1.3x ERM's time per epoch) or icf (ERM's time) — `hamr compare --methods erm,icf,hamr` "
+                       "decides on validation")
     elif ratio >= 3:
         method = "icf"
         reasons.append(f"imbalance ratio {ratio:.1f} (3-10): inverse class frequency weights at no extra cost")
