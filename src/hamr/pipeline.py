@@ -43,7 +43,6 @@ from .config import RUN_CONFIG_FILE, RunConfig, resolve_learning_rate, run_confi
 from .constants import IGNORE_INDEX
 from .data import DataBundle, DataError, Split, load_benchmark, load_files
 from .enums import CheckpointEvery, DecisionOffsets, TaskType
-from .offsets import resolve_form
 from .errors import SettingError
 from .holdout import validation_holdout
 from .losses import class_counts_from_labels
@@ -58,6 +57,7 @@ from .methods.settings import (  # noqa: F401 - re-exported: the bench and older
     relevant_method_settings,
 )
 from .metrics import classification_metrics, ner_metrics
+from .offsets import resolve_form
 from .options import validate_options
 from .run_outputs import (
     CHECKPOINT_MARKER,
