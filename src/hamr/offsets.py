@@ -28,8 +28,8 @@ control is ERM with the same offsets.
 The default is ``auto`` (session 29, :func:`resolve_form`): ``macro_f1`` when the run has validation rows to fit
 on and the model an output layer with a bias, else ``none``, with the reason in the run's log and metrics.json.
 Why ``macro_f1``: on the CPU grid (``benchmarks/results/cpu_offsets/offsets_grid.md``, part 1) it raised the
-held-out macro-F1 of every one of the twelve methods, by +5.9 on the mean over methods (``balanced`` +4.2,
-``half`` +3.6), and ``offsets_cv.py``'s cross-validated choice of form gained no more (+5.9 against +6.1 on 60 cells) at
+held-out macro-F1 of every one of the twelve methods, by +5.8 on the mean over methods (``balanced`` +4.2,
+``half`` +3.7), and ``offsets_cv.py``'s cross-validated choice of form gained no more (+5.95 against +6.03 on 60 cells) at
 five times the fit cost.
 """
 
