@@ -29,7 +29,7 @@ The default is ``auto`` (session 29, :func:`resolve_form`): ``macro_f1`` when th
 on and the model an output layer with a bias, else ``none``, with the reason in the run's log and metrics.json.
 Why ``macro_f1``: on the CPU grid (``benchmarks/results/cpu_offsets/offsets_grid.md``, part 1) it raised the
 held-out macro-F1 of every one of the twelve methods, by +5.8 on the mean over methods (``balanced`` +4.2,
-``half`` +3.7), and ``offsets_cv.py``'s cross-validated choice of form gained no more (+5.95 against +6.03 on 60 cells) at
+``half`` +3.6), and ``offsets_cv.py``'s cross-validated choice of form gained no more (+5.94 against +6.02 on 60 cells) at
 five times the fit cost.
 """
 
