@@ -240,3 +240,7 @@ def test_default_auto_fits_macro_f1_with_validation_and_says_why_not_without(tmp
     # an explicit form without validation is refused before any training
     with pytest.raises(ValueError, match=r"decision_offsets=macro_f1 needs a validation split .*auto or none"):
         pipeline.RunConfig(data=bundle, output_dir=str(tmp_path / "explicit"), decision_offsets="macro_f1", **common)
+    # files without a validation file are fine: the loader carves one from train
+    files = pipeline.RunConfig(train_file="train.tsv", task="classification", decision_offsets="macro_f1",
+                               output_dir=str(tmp_path / "files"))
+    assert files.decision_offsets.value == "macro_f1"

@@ -111,11 +111,11 @@ class RunConfig:
             raise SettingError("RunConfig.checkpoint_steps: checkpoint_every=steps needs a step count >= 1")
         if self.checkpoint_every != CheckpointEvery.STEPS and self.checkpoint_steps is not None:
             raise SettingError(f"RunConfig.checkpoint_steps is set but checkpoint_every={self.checkpoint_every.value}")
-        no_validation = (self.train_file is not None and self.validation_file is None) or (
-            self.data is not None and self.data.validation is None)
-        if no_validation and self.decision_offsets not in (DecisionOffsets.AUTO, DecisionOffsets.NONE):
+        # files without a validation file get one carved from train (hamr.data.load_files); a bundle does not
+        if self.data is not None and self.data.validation is None and self.decision_offsets not in (
+                DecisionOffsets.AUTO, DecisionOffsets.NONE):
             raise SettingError(f"RunConfig.decision_offsets={self.decision_offsets.value} needs a validation split to "
-                               "fit the offsets on (give validation_file, or set decision_offsets=auto or none)")
+                               "fit the offsets on (give the bundle one, or set decision_offsets=auto or none)")
         if "resume_from_checkpoint" in self.options:
             raise SettingError("option resume_from_checkpoint is not honoured by hamr's runs: use RunConfig.resume=True "
                              "(hamr train --resume), which continues from the latest complete checkpoint of output_dir")
