@@ -107,13 +107,13 @@ def classification_metrics(
 
 def _spans(tag_rows: list[list[str]], mode: str,
            cache: dict[tuple[str, ...], tuple] | None = None) -> set[tuple[int, str, int, int]]:
-    """Every entity span as ``(sentence, type, start, end)`` under the chosen IOB2 reading. ``cache`` (default
-    reading only) keeps each distinct tag row's spans, for callers that score many predictions of the same
-    sentences (the ``macro_f1`` decision-offsets search changes few rows between two scores)."""
+    """Every entity span as ``(sentence, type, start, end)`` under the chosen IOB2 reading; each distinct tag row
+    is read once. ``cache`` (default reading only) carries those readings across calls, for callers that score
+    many predictions of the same sentences (the ``macro_f1`` decision-offsets search changes few rows between
+    two scores)."""
     if mode == "strict":
         return {e.to_tuple() for row in Entities(tag_rows, IOB2).entities for e in row}
-    if cache is None:
-        return {(i, etype, start, end) for i, row in enumerate(tag_rows) for etype, start, end in get_entities(row)}
+    cache = {} if cache is None else cache
     out: set[tuple[int, str, int, int]] = set()
     for i, row in enumerate(tag_rows):
         key = tuple(row)

@@ -145,13 +145,18 @@ def fit_offsets(kind: DecisionOffsets | str, task: TaskType, logits: np.ndarray,
     return _f1_search(lambda d: macro_f1(logits + d), groups, n_classes)
 
 
+def _find_output_layer(model: nn.Module, num_labels: int) -> nn.Linear:
+    """Post-hoc logit adjustment's search for the output layer (a ValueError saying why when there is none)."""
+    from .methods.logit_adjustment.posthoc import output_layer as find
+
+    return find(model, num_labels)
+
+
 def output_layer(model: nn.Module, num_labels: int) -> nn.Linear:
     """The model's output layer, as post-hoc logit adjustment finds it (the last ``nn.Linear`` with ``num_labels``
     outputs; it must have a bias)."""
-    from .methods.logit_adjustment.posthoc import output_layer as _find
-
     try:
-        return _find(model, num_labels)
+        return _find_output_layer(model, num_labels)
     except ValueError as exc:
         raise SettingError(f"decision offsets: {type(model).__name__}: {exc}; set decision_offsets=none") from None
 
@@ -169,9 +174,9 @@ def resolve_form(requested: DecisionOffsets | str, has_validation: bool, model: 
         return DecisionOffsets.NONE, "no validation split to fit them on"
     if model is not None:
         try:
-            output_layer(model, num_labels)
-        except SettingError as exc:
-            return DecisionOffsets.NONE, str(exc).split("; set decision_offsets")[0]
+            _find_output_layer(model, num_labels)
+        except ValueError as exc:
+            return DecisionOffsets.NONE, f"{type(model).__name__}: {exc}"
     return DecisionOffsets.MACRO_F1, None
 
 
