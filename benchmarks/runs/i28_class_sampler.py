@@ -39,9 +39,12 @@ def _scores(run: Path) -> dict[str, dict | None]:
     return {form: heldout_form(m, form) for form in FORMS}
 
 
-def main(screen: Path, control: Path) -> None:
-    print(f"<!-- python benchmarks/runs/i28_class_sampler.py {screen} {control} -->")
-    print("# HAMR's draws with a class-balance factor (`sampler_class_power` ρ): held-out validation\n")
+TITLE = "HAMR's draws with a class-balance factor (`sampler_class_power` ρ)"
+
+
+def main(screen: Path, control: Path, title: str = TITLE, script: str = "i28_class_sampler.py") -> None:
+    print(f"<!-- python benchmarks/runs/{script} {screen} {control} -->")
+    print(f"# {title}: held-out validation\n")
     print("Held-out half of validation (HAMR's and MetaBalance's meta sets never saw it); no test figure. Controls from "
           "cpu_offsets (same settings and seeds): `hamr` (the default: ρ 0, weight prior τ 0.5), `balanced_sampler` "
           "(ERM with class-balanced draws), `metabalance`. P / R: held-out precision / recall (%) of the three "
