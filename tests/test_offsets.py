@@ -158,8 +158,48 @@ def test_pipeline_fits_on_the_meta_half_folds_and_keeps_the_plain_scores(dataset
         plain = pipeline.evaluate_predictions(bundle.task, bundle, logits, labels,
                                               gold_split=bundle.splits()[split], word_index=encoded.word_index)
         assert plain["micro_f1"] == pytest.approx(rec["without"][split]["micro_f1"], abs=1e-9), split
+    # the validation split is predicted once (before folding): the saved model's own logits on every validation
+    # row are the stored plain logits plus δ
+    saved.eval()
+    val = pipeline.encode_split(bundle.validation, pipeline.load_tokenizer(), bundle.vocab, max_length=32)
+    plain, labels = pipeline.split_logits(z, "validation", len(bundle.validation))
+    with torch.no_grad():
+        for i, item in enumerate(val.items):
+            out = saved(input_ids=torch.tensor([item["input_ids"]]),
+                        attention_mask=torch.tensor([item["attention_mask"]])).logits[0].numpy()
+            if dataset == "tweetner7":
+                pos = np.nonzero(np.asarray(item["labels"]) != -100)[0]
+                out, want = out[pos], plain[i, pos] + delta
+            else:
+                want = plain[i] + delta
+            assert np.allclose(out, want, atol=1e-4), i
     card = (tmp_path / "model" / "README.md").read_text()
     assert "decision offsets (`balanced`)" in card and "test macro-F1 without them" in card
+
+
+@pytest.mark.filterwarnings("ignore:class .*:UserWarning")
+def test_a_layer_that_is_not_the_output_layer_is_caught_by_the_fold_check(tmp_path, monkeypatch):
+    """The last Linear(..., num_labels) feeds a doubling: δ folded into its bias moves the logits by 2δ, and the run
+    says so instead of scoring a model whose logits are not the fitted ones."""
+    import hamr.methods.context
+    import hamr.pipeline as pipeline
+    from conftest import tiny_bert
+
+    class Doubled(nn.Module):
+        def forward(self, x):
+            return 2 * x
+
+    def load(task, vocab, model=None):
+        m = tiny_bert(pipeline.load_tokenizer(), len(vocab), str(task))
+        m.classifier = nn.Sequential(m.classifier, Doubled())
+        return m
+
+    monkeypatch.setattr(hamr.methods.context, "load_model", load)
+    config = pipeline.RunConfig(dataset="humaid_idai19", limit=40, method="erm", max_length=32, epochs=1,
+                                batch_size=8, output_dir=str(tmp_path), save_model=False, evaluate_each_epoch=False,
+                                decision_offsets="balanced", options={"disable_tqdm": True})
+    with pytest.raises(RuntimeError, match="is not its output layer"):
+        pipeline.run(config)
 
 
 def test_decision_offsets_setting_is_validated():

@@ -268,7 +268,7 @@ def _macro_f1_scorer(task: TaskType, bundle: DataBundle, label_ids, gold_split: 
 def _decision_offsets(config: RunConfig, form: DecisionOffsets, bundle: DataBundle, encoded: dict, trainer, say):
     """Fit every form of :mod:`hamr.offsets` on the validation rows outside the held-out half, score each on the
     held-out half, fold ``form``'s δ (``config.decision_offsets`` resolved, :func:`hamr.offsets.resolve_form`)
-    into the model; return (record, δ, validation logits before folding, every form's δ)."""
+    into the model; return (record, δ, (validation logits before folding, their label ids), every form's δ)."""
     from .offsets import FITTED_FORMS, fit_offsets, fold_offsets
 
     task = bundle.task
@@ -313,18 +313,35 @@ def _decision_offsets(config: RunConfig, form: DecisionOffsets, bundle: DataBund
             chosen = d
     assert chosen is not None
     fold_offsets(trainer.model, chosen)
-    record["seconds"] = round(time.perf_counter() - t0, 2)  # the validation pass and all four fits
+    _check_folded(trainer, encoded["validation"], logits, label_ids, chosen)
+    record["seconds"] = round(time.perf_counter() - t0, 2)  # the validation pass, all four fits, the fold check
     record["offsets"] = record["forms"][form.value]["offsets"]
     say(f"decision offsets ({form.value}{' (auto)' if form != config.decision_offsets else ''}, fitted on {len(fit_rows)} validation rows) folded into "
         "the output bias: " + ", ".join(f"{k} {v:+.2f}" for k, v in record["offsets"].items()))
-    return record, chosen, logits, deltas
+    return record, chosen, (logits, label_ids), deltas
 
 
-def _check_folded(before: np.ndarray, after, label_ids, delta: np.ndarray) -> None:
-    """The validation logits after folding must be the ones before plus δ (else the layer found was not the
-    output layer)."""
-    mask = np.asarray(label_ids) != IGNORE_INDEX
-    diff = np.abs(np.asarray(after, dtype=np.float64)[mask] - (before[mask] + delta)).max()
+#: Validation rows predicted again after folding the offsets, to check the fold (the whole split is not
+#: predicted twice: its logits after folding are the fit pass's plus δ).
+FOLD_CHECK_ROWS = 16
+
+
+def _check_folded(trainer, dataset: EncodedDataset, before: np.ndarray, label_ids, delta: np.ndarray) -> None:
+    """The logits of the first :data:`FOLD_CHECK_ROWS` validation rows after folding must be the ones before
+    plus δ (else the layer found was not the output layer)."""
+    k = min(FOLD_CHECK_ROWS, len(dataset))
+    head = EncodedDataset(dataset.items[:k], name=dataset.name,
+                          word_index=None if dataset.word_index is None else dataset.word_index[:k])
+    after = trainer.predict(head, metric_key_prefix="offsets_check")
+    after_logits, after_labels = np.asarray(after.predictions, dtype=np.float64), np.asarray(after.label_ids)
+    # NER: this pass pads to its own longest row, a prefix of the full pass's positions
+    ref, ref_labels = before[:k], np.asarray(label_ids)[:k]
+    if after_labels.ndim > 1:
+        ref, ref_labels = ref[:, :after_labels.shape[1]], ref_labels[:, :after_labels.shape[1]]
+    mask = after_labels != IGNORE_INDEX
+    if ref_labels.shape != after_labels.shape or not np.array_equal(ref_labels[mask], after_labels[mask]):
+        raise RuntimeError("decision offsets: the fold check's validation rows did not come back as in the fit pass")
+    diff = np.abs(after_logits[mask] - (ref[mask] + delta)).max() if mask.any() else 0.0
     if not diff < 1e-3:
         raise RuntimeError(f"decision offsets: after folding them into the output bias the logits moved by up to "
                            f"{diff:.3g} more than the offsets; the model's last nn.Linear(..., num_labels) is not "
@@ -524,30 +541,33 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
     }
     if bundle.unseen_report:
         result["unseen_labels"] = bundle.unseen_report
-    delta = before_offsets = None
+    delta = validation_before = None
     form, why_none = resolve_form(config.decision_offsets, "validation" in encoded, trainer.model, len(bundle.vocab))
     if why_none is not None:  # auto without offsets: said, and recorded
         say(f"decision offsets: none (auto: {why_none})")
         result["decision_offsets"] = {"form": "none", "requested": config.decision_offsets.value, "why": why_none}
     if form != DecisionOffsets.NONE:
-        result["decision_offsets"], delta, before_offsets, deltas = _decision_offsets(config, form, bundle, encoded,
-                                                                                      trainer, say)
+        result["decision_offsets"], delta, validation_before, deltas = _decision_offsets(config, form, bundle, encoded,
+                                                                                         trainer, say)
         without: dict[str, Any] = {}
         result["decision_offsets"]["without"] = without
     logit_arrays: dict[str, np.ndarray] = {"label_names": np.asarray(bundle.vocab.labels, dtype=str),
                                            "offsets": np.zeros(len(bundle.vocab)) if delta is None else delta}
     for name in ("validation", "test"):
         if name in encoded:
-            pred = trainer.predict(encoded[name], metric_key_prefix=name)
-            plain = pred.predictions if delta is None else np.asarray(pred.predictions) - delta
-            logit_arrays.update(_logit_arrays(name, plain, pred.label_ids))
-            if delta is not None:  # the offsets are in the output bias now: check, and score without them too
-                if name == "validation":
-                    _check_folded(before_offsets, pred.predictions, pred.label_ids, delta)
-                without[name] = evaluate_predictions(task, bundle, plain, pred.label_ids,
+            if name == "validation" and validation_before is not None:  # predicted before folding: add δ
+                plain, label_ids = validation_before
+                logits = plain + delta
+            else:
+                pred = trainer.predict(encoded[name], metric_key_prefix=name)
+                logits, label_ids = pred.predictions, pred.label_ids
+                plain = logits if delta is None else np.asarray(logits) - delta
+            logit_arrays.update(_logit_arrays(name, plain, label_ids))
+            if delta is not None:  # the offsets are in the output bias now: score without them too
+                without[name] = evaluate_predictions(task, bundle, plain, label_ids,
                                                      gold_split=bundle.splits()[name],
                                                      word_index=encoded[name].word_index)
-            result[name] = evaluate_predictions(task, bundle, pred.predictions, pred.label_ids,
+            result[name] = evaluate_predictions(task, bundle, logits, label_ids,
                                                 gold_split=bundle.splits()[name],
                                                 word_index=encoded[name].word_index)
             if delta is not None and name == "test":  # every form's test score: a report picks the form on held-out
@@ -557,7 +577,7 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
                     elif kind == form:
                         scores = result[name]
                     else:
-                        scores = evaluate_predictions(task, bundle, plain + d, pred.label_ids, gold_split=bundle.test,
+                        scores = evaluate_predictions(task, bundle, plain + d, label_ids, gold_split=bundle.test,
                                                       word_index=encoded[name].word_index)
                     result["decision_offsets"]["forms"][kind.value]["test"] = {
                         k: scores[k] for k in ("macro_f1", "micro_f1", "per_class", "per_type") if k in scores}
@@ -566,16 +586,16 @@ def run(config: RunConfig, say: Callable[[str], None] | None = None) -> dict[str
                 words = encoded[name].word_index
                 for key, rows in (("validation_heldout", holdout.heldout_indices),
                                   ("validation_meta_half", holdout.meta_indices)):
-                    result[key] = evaluate_predictions(task, bundle, _rows(pred.predictions, rows),
-                                                       _rows(pred.label_ids, rows),
+                    result[key] = evaluate_predictions(task, bundle, _rows(logits, rows),
+                                                       _rows(label_ids, rows),
                                                        gold_split=bundle.validation.subset(rows),
                                                        word_index=None if words is None else [words[i] for i in rows])
                 result["validation_holdout"] = {"fraction": holdout.fraction, "seed": holdout.seed,
                                                 "heldout_examples": len(holdout.heldout_indices),
                                                 "meta_half_examples": len(holdout.meta_indices)}
             if name == "test" and trainer.is_world_process_zero():
-                _write_predictions(out / "test_predictions.tsv", task, bundle.test, pred.predictions,
-                                   pred.label_ids, bundle, encoded[name].word_index)
+                _write_predictions(out / "test_predictions.tsv", task, bundle.test, logits,
+                                   label_ids, bundle, encoded[name].word_index)
     result["epoch_metrics"] = _epoch_metrics(trainer.state.log_history)
     result["train_losses"] = [rec["loss"] for rec in trainer.state.log_history if "loss" in rec]
     result["test_examples"] = len(bundle.test) if bundle.test is not None else 0
