@@ -4,6 +4,8 @@
     python benchmarks/runs/readme_tables.py --grid     # every method x six datasets, mean ± sd over seeds 42-44
     python benchmarks/runs/readme_tables.py --offsets  # the same from the cpu_offsets grid (today's defaults:
                                                        # validation hold-out 0.5, decision offsets for every method)
+    python benchmarks/runs/readme_tables.py --write-readme  # replaces README.md's generated --offsets block
+                                                            # (between its two HTML comments) with the macro part
 
 Cells: test macro-F1 / micro-F1 (%, one decimal) of seed 42 from ``benchmarks/results/cpu/runs/<dataset>/<method>/
 seed42/metrics.json``; the best value of each column is bold, decided on the unrounded figures (ties at one
@@ -95,8 +97,28 @@ def grid_table(key: str = "macro_f1", root: Path = ROOT) -> list[str]:
     return lines
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_START = "<!-- python benchmarks/runs/readme_tables.py --offsets (macro part) -->"
+README_END = "<!-- end of the generated table -->"
+
+
+def write_readme(path: Path = README) -> bool:
+    """Replace the table between ``README_START`` and the next ``README_END`` in ``path`` with the macro part of
+    ``--offsets``; True when the file changed. Each marker must occur exactly once."""
+    text = path.read_text()
+    if text.count(README_START) != 1 or text.count(README_END) != 1:
+        raise SystemExit(f"{path}: expected the markers {README_START!r} and {README_END!r} once each")
+    head, rest = text.split(README_START)
+    _, tail = rest.split(README_END)
+    new = head + README_START + "\n" + "\n".join(grid_table("macro_f1", OFFSETS_ROOT)) + "\n" + README_END + tail
+    path.write_text(new)
+    return new != text
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("--grid", "--offsets"):  # 3 seeds, six datasets (macro, then micro)
+    if len(sys.argv) > 1 and sys.argv[1] == "--write-readme":
+        print(f"README.md {'updated' if write_readme() else 'unchanged'}")
+    elif len(sys.argv) > 1 and sys.argv[1] in ("--grid", "--offsets"):  # 3 seeds, six datasets (macro, then micro)
         for key in ("macro_f1", "micro_f1"):
             print(f"\n{key}:\n")
             print("\n".join(grid_table(key, OFFSETS_ROOT if sys.argv[1] == "--offsets" else ROOT)))
