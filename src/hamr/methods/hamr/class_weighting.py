@@ -57,7 +57,7 @@ TP so that a class never predicted correctly still gets its push (a first versio
 log((P_g + ε) / (R_g + ε)), which is 0 when P = R = 0: TweetNER7's corporation, BioNLP's RNA got none). It
 balances how often a class is predicted, not how well: a class the model confuses with another (predicted as
 often as it occurs, mostly wrongly) gets no push. The per-example residual u_φ still learns by the hypergradient.
-Screened in session 27 (README, ``i27_pr_feedback``): it balances the classes as designed and costs TweetNER7 4-5
+Screened in session 27 (docs/issue22_log.md, ``i27_pr_feedback``): it balances the classes as designed and costs TweetNER7 4-5
 held-out points as fixed class weights do; an unlearnable class winds up (BioNLP's RNA), classification's many
 feedback steps swing; with decision offsets it is never above the default. Off by default.
 NER counts tokens (a B- or I- prediction counts for its type), a proxy for span F1; the meta set's training
