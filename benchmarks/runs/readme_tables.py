@@ -111,8 +111,10 @@ def write_readme(path: Path = README) -> bool:
     head, rest = text.split(README_START)
     _, tail = rest.split(README_END)
     new = head + README_START + "\n" + "\n".join(grid_table("macro_f1", OFFSETS_ROOT)) + "\n" + README_END + tail
+    if new == text:
+        return False
     path.write_text(new)
-    return new != text
+    return True
 
 
 if __name__ == "__main__":
