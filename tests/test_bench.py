@@ -415,7 +415,8 @@ def test_report_tables(tmp_path, quiet):
     line = next(x for x in overhead.splitlines() if x.startswith("| Idai19 | hamr |"))
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[:5] == ["Idai19", "hamr", "3", "25", "12"] and cells[6:] == ["1000", "2.50×", "1.00×"]
-    assert "20 finished runs of 30" in text
+    # the two parts apart: erm, icf, hamr × 2 datasets × 3 seeds (icf's seed 3 and SST-5 missing); 2 ablations
+    assert "20 finished runs of 30 (Table 2: 14 of 18; Table 3: 6 of 12)" in text
 
 
 def test_report_puts_labelled_hamr_variants_and_dataset_restricted_ablations_in_table3(tmp_path, quiet):
@@ -441,7 +442,7 @@ def test_report_puts_labelled_hamr_variants_and_dataset_restricted_ablations_in_
     rows = {line.split(" | ")[0].strip("| "): line for line in table3.splitlines() if line.startswith("| ")}
     assert "| 90.0 | 35.0 |" in rows["+ kNN boost (hamr_with_knn)"]
     assert "| – | 20.0 |" in rows["w/o per-example residual (hamr_wo_residual)"]
-    assert "7 finished runs of 7" in text
+    assert "7 finished runs of 7 (Table 2: 4 of 4; Table 3: 3 of 3)" in text
 
 
 def test_busy_machine_flag():

@@ -109,6 +109,12 @@ def _hamr_entry(entry_info: dict[str, dict]) -> str | None:
     return "hamr" if "hamr" in full else (full[0] if full else None)
 
 
+def _in_table3(entry: str, base_method: str, ablation: str | None, hamr_entry: str | None,
+               labelled: dict[str, str]) -> bool:
+    """Is an entry a Table-3 row? A HAMR entry other than the main one that is an ablation or carries a label."""
+    return base_method == "hamr" and entry != hamr_entry and (ablation not in (None, "full") or entry in labelled)
+
+
 def _gain_sentence(agg, datasets: list[str], table2: list[str], hamr: str | None) -> str:
     if hamr is None or "erm" not in table2:
         return "HAMR vs ERM: not computable (needs finished `hamr` and `erm` runs)."
@@ -284,20 +290,27 @@ def write_report(results_dir: str | os.PathLike, consistency: bool = True) -> Pa
     # an entry's row name (the protocol's "label"); a labelled HAMR variant is a Table-3 row, like an ablation
     entry_labels = {(e.get("name") or e.get("method")): e["label"] for e in raw.get("methods", [])
                     if isinstance(e, dict) and e.get("label")}
-    ablations = [e for e in entries if info[e]["base_method"] == "hamr" and e != hamr
-                 and (info[e]["ablation"] not in (None, "full") or e in entry_labels)]
+    ablations = [e for e in entries if _in_table3(e, info[e]["base_method"], info[e]["ablation"], hamr, entry_labels)]
     table2 = [e for e in entries if e not in ablations]
 
     protocol_name = meta.get("name") or (records[0]["protocol"] if records else out.name)
-    n_expected = None
+    counts = ""
     if raw:
         try:
-            n_expected = len(expand_grid(parse_protocol(raw, meta.get("path", "protocol.json"))))
+            specs = expand_grid(parse_protocol(raw, meta.get("path", "protocol.json")))
         except ProtocolError:
-            n_expected = None
+            specs = []
+        if specs:
+            counts = f" of {len(specs)}"
+            main = hamr or ("hamr" if any(s.entry == "hamr" for s in specs) else None)
+            t3 = {(s.dataset, s.entry, s.seed) for s in specs if _in_table3(s.entry, s.method, s.ablation, main, entry_labels)}
+            if t3:  # the grid's two parts apart: the Table-3 entries may not be running at all
+                done = {(r["dataset"], r["method"], r["seed"]) for r in records}
+                counts += (f" (Table 2: {len(done - t3)} of {len(specs) - len(t3)}; "
+                           f"Table 3: {len(done & t3)} of {len(t3)})")
     versions = sorted({(r.get("code_version") or {}).get("git") or "?" for r in records})
     lines = [f"# Benchmark report: {protocol_name}", "",
-             f"{len(records)} finished runs" + (f" of {n_expected}" if n_expected else "") +
+             f"{len(records)} finished runs{counts}"
              f" in `{out}`; seeds per cell expected: {expected or '?'} (cells with fewer show n=…). "
              f"Code versions: {', '.join(versions) or '–'}. Scores are test-set percentages, mean ± sample "
              "standard deviation over seeds.", ""]
