@@ -305,8 +305,9 @@ def write_report(results_dir: str | os.PathLike, consistency: bool = True) -> Pa
             main = hamr or ("hamr" if any(s.entry == "hamr" for s in specs) else None)
             t3 = {(s.dataset, s.entry, s.seed) for s in specs if _in_table3(s.entry, s.method, s.ablation, main, entry_labels)}
             if t3:  # the grid's two parts apart: the Table-3 entries may not be running at all
-                done = {(r["dataset"], r["method"], r["seed"]) for r in records}
-                counts += (f" (Table 2: {len(done - t3)} of {len(specs) - len(t3)}; "
+                keys = {(s.dataset, s.entry, s.seed) for s in specs}  # extra seeds outside the grid count in neither
+                done = {(r["dataset"], r["method"], r["seed"]) for r in records} & keys
+                counts += (f" (Table 2: {len(done - t3)} of {len(keys - t3)}; "
                            f"Table 3: {len(done & t3)} of {len(t3)})")
     versions = sorted({(r.get("code_version") or {}).get("git") or "?" for r in records})
     lines = [f"# Benchmark report: {protocol_name}", "",
