@@ -302,7 +302,7 @@ def write_report(results_dir: str | os.PathLike, consistency: bool = True) -> Pa
             specs = []
         if specs:
             counts = f" of {len(specs)}"
-            main = hamr or ("hamr" if any(s.entry == "hamr" for s in specs) else None)
+            main = _hamr_entry({s.entry: {"base_method": s.method, "ablation": s.ablation} for s in specs})
             t3 = {(s.dataset, s.entry, s.seed) for s in specs if _in_table3(s.entry, s.method, s.ablation, main, entry_labels)}
             if t3:  # the grid's two parts apart: the Table-3 entries may not be running at all
                 keys = {(s.dataset, s.entry, s.seed) for s in specs}  # extra seeds outside the grid count in neither
