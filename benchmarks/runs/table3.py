@@ -30,21 +30,23 @@ PARTS = {
 RULE_GAIN, RULE_DATASETS, RULE_SEEDS = 1.0, 2, 3
 
 
-def scores(folder: Path, entry: str, split: str) -> dict[str, dict[int, float]]:
-    """{dataset: {seed: macro-F1 in %}} of an entry's finished runs on ``split``."""
-    out: dict[str, dict[int, float]] = {}
+def scores(folder: Path, entry: str, splits: tuple[str, ...]) -> dict[str, dict[str, dict[int, float]]]:
+    """{split: {dataset: {seed: macro-F1 in %}}} of an entry's finished runs, each metrics.json read once."""
+    out: dict[str, dict[str, dict[int, float]]] = {split: {} for split in splits}
     for (dataset, seed), run in finished_runs(folder, entry).items():
         m = json.loads((run / "metrics.json").read_text())
-        if m.get(split) is None:
-            raise SystemExit(f"{run / 'metrics.json'}: no {split!r} record (needs a hold-out protocol)")
-        out.setdefault(dataset, {})[seed] = 100 * m[split]["macro_f1"]
+        for split in splits:
+            if m.get(split) is None:
+                raise SystemExit(f"{run / 'metrics.json'}: no {split!r} record (needs a hold-out protocol)")
+            out[split].setdefault(dataset, {})[seed] = 100 * m[split]["macro_f1"]
     return out
 
 
 def main(folder: Path) -> None:
     entries = ["hamr", *PARTS, "erm"]
-    held = {e: scores(folder, e, "validation_heldout") for e in entries}
-    test = {e: scores(folder, e, "test") for e in entries}
+    both = {e: scores(folder, e, ("validation_heldout", "test")) for e in entries}
+    held = {e: both[e]["validation_heldout"] for e in entries}
+    test = {e: both[e]["test"] for e in entries}
     datasets = sorted(held["hamr"])
     # the datasets each entry runs on (an entry may be restricted, e.g. the class parameters exist for NER only)
     protocol = json.loads((folder / "protocol.json").read_text())["protocol"]
