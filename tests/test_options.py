@@ -46,6 +46,22 @@ def test_typed_options_are_validated_with_the_place_they_came_from():
         validate_options({"seed": 1}, HAMRArguments, "w", reserved={"seed"}, reserved_reason="set by the harness")
 
 
+
+def test_strict_readers_take_a_unions_first_member_config_files_keep_it_whole():
+    """`-o` and protocol JSON read `SchedulerType | str` as the enum (a typo is an error); config files (coerce)
+    keep a several-type union whole (`report_to` takes a word or a list)."""
+    from hamr.methods.arguments import ImbalanceArguments
+    from hamr.options import check, coerce, field_types
+
+    types_ = field_types(ImbalanceArguments)
+    assert parse_options(["lr_scheduler_type=cosine"], ImbalanceArguments)["lr_scheduler_type"].value == "cosine"
+    with pytest.raises(OptionError, match=r"lr_scheduler_type: .*not a valid SchedulerType"):
+        parse_options(["lr_scheduler_type=cosin"], ImbalanceArguments)
+    with pytest.raises(OptionError, match=r"protocol.options.lr_scheduler_type: .*not a valid SchedulerType"):
+        check("lr_scheduler_type", "cosin", types_["lr_scheduler_type"], "protocol.options.lr_scheduler_type")
+    assert coerce(["tensorboard"], types_["report_to"], "config.report_to") == ["tensorboard"]
+    assert coerce("none", types_["report_to"], "config.report_to") == "none"  # a word here, not null
+
 def test_data_options_keep_integers_and_words():
     assert parse_data_options(["tag_column=0", "text_column=text", "offset=-2", "sep=;"]) == \
         {"tag_column": 0, "text_column": "text", "offset": -2, "sep": ";"}

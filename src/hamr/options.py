@@ -28,7 +28,9 @@ def field_types(cls: type) -> dict[str, Any]:
 
 
 def _optional(typ: Any) -> tuple[Any, bool]:
-    """(the non-None type, whether None is allowed) of an annotation."""
+    """(the non-None type, whether None is allowed) of an annotation, for the strict readers (``-o`` strings and
+    protocol JSON): a union of several types is read as its *first* member, so ``SchedulerType | str`` accepts only
+    a scheduler's name. :func:`base_type` is the lenient twin for config files, which keeps such a union whole."""
     if typing.get_origin(typ) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(typ) if a is not type(None)]
         return (args[0] if args else str), len(args) < len(typing.get_args(typ))
@@ -142,7 +144,8 @@ def parse_data_options(pairs: Iterable[str], where: str = "--data-option") -> di
 
 
 def base_type(typ: Any) -> tuple[Any, bool]:
-    """(the type without Optional, whether None is allowed)."""
+    """(the type without Optional, whether None is allowed), for :func:`coerce` (config files): a union of several
+    types stays whole (``report_to: str | list[str]`` takes either), unlike the strict :func:`_optional`."""
     if typing.get_origin(typ) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(typ) if a is not type(None)]
         return (args[0] if len(args) == 1 else typ), type(None) in typing.get_args(typ)
