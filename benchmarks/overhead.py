@@ -57,6 +57,8 @@ CONFIGS = {  # options on top of HAMRArguments' defaults (head, meta every 3 ste
     # session 22: the candidate default, class_residual with the half meta objective and a cap on beta / delta
     "hamr_cr_half_cap": {"weighting_form": "class_residual", "hypergrad_backend": "head_cached", "meta_objective": "half",
                          "class_param_cap": 0.3, "oversample": 1.0},
+    # session 34: the default until session 33 on NER, with the per-example residual u_φ (NER only)
+    "hamr_with_residual": {"example_residual": True},
 }
 
 

@@ -769,6 +769,20 @@ def test_a_finished_hamr_run_whose_task_dependent_default_changed_since_is_refus
     record("ner")  # the same values are right for an NER run: τ 1 there
     bench.check_finished_runs(specs, out)
 
+    # a value recorded only since a later session is filled in as the run's code had it (HAMRArguments.
+    # unrecorded_resolved): before session 34 class_residual always had the per-example residual, now off
+    def record_before_34(task):
+        record(task)
+        metrics = json.loads(path.read_text())
+        metrics["resolved_method_settings"].pop("uses_example_residual")
+        path.write_text(json.dumps(metrics))
+
+    record_before_34("ner")
+    with pytest.raises(ProtocolError, match=r"ner default uses_example_residual 'True' -> 'False'$"):
+        bench.check_finished_runs(specs, out)
+    record_before_34("classification")  # the weight net there: it never had the residual
+    bench.check_finished_runs(specs, out)
+
 
 def test_subprocess_runner_sets_the_threads_of_a_run(tmp_path, monkeypatch):
     seen = {}

@@ -47,7 +47,7 @@ def _trainer(tmp_path, tokenizer, data, *, dropout=0.1, **overrides):
         output_dir=str(tmp_path / "out"), num_train_epochs=1, per_device_train_batch_size=16,
         learning_rate=1e-3, seed=11, report_to=[], save_strategy="no", logging_steps=1000, use_cpu=True,
         disable_tqdm=True, meta_update_lr=0.5, meta_interval=1, weighting_form="class_residual",
-        class_param_lr=0.05,
+        class_param_lr=0.05, example_residual=True,  # the whole form (the residual is off by default since session 34)
     )
     kw.update(overrides)
     task = "ner" if bundle.task.value == "ner" else "classification"
@@ -382,6 +382,7 @@ def _hypergradient(tr, batch, backend):
 def test_head_cached_backend_equals_the_exact_backend(form, data_name, objective, tmp_path, tokenizer, request):
     data = request.getfixturevalue(data_name)
     tr = _trainer(tmp_path, tokenizer, data, dropout=0.0, weighting_form=form, lookahead_scope="head",
+                  example_residual=form == "class_residual",
                   wnet_init_bias=0.1, **({"meta_objective": objective} if objective else {}))
     assert objective is None or tr.meta_objective == objective
     if tr.class_reweighter is not None:  # away from the zero start, so every part has a gradient
@@ -471,6 +472,19 @@ def test_ablations_freeze_their_part(tmp_path, tokenizer, idai):
     assert all(torch.equal(a, b) for a, b in zip(phi0, cr.net.parameters()))
     assert not torch.equal(cr.beta.detach(), beta0)
 
+    # the default since session 34: no residual unless example_residual=True; β still learns
+    tr = _trainer(tmp_path / "d", tokenizer, idai, example_residual=False)
+    cr = tr.class_reweighter
+    phi0 = [p.detach().clone() for p in cr.net.parameters()]
+    beta0 = cr.beta.detach().clone()
+    tr.train()
+    assert all(torch.equal(a, b) for a, b in zip(phi0, cr.net.parameters()))
+    assert not torch.equal(cr.beta.detach(), beta0)
+    assert HAMRArguments(output_dir="x", report_to=[]).resolved("ner")["uses_example_residual"] is False
+    assert HAMRArguments(output_dir="x", report_to=[], example_residual=True).resolved("ner")["uses_example_residual"]
+    assert not HAMRArguments(output_dir="x", report_to=[], example_residual=True,
+                             ablation="without_residual").resolved("ner")["uses_example_residual"]
+
     # pr_feedback without the residual: no hypergradient at all, the meta batch is still scored for the feedback
     tr = _trainer(tmp_path / "c", tokenizer, idai, ablation="without_residual", class_params="pr_feedback",
                   hypergrad_backend="head_cached")
@@ -488,6 +502,10 @@ def test_options_are_checked():
     with pytest.raises(ValueError, match="weighting_form='class_residual'"):  # the classification default: wnet
         HAMRArguments(**base, ablation="without_residual").resolved("classification")
     assert HAMRArguments(**base, ablation="without_residual").resolved("ner")["weighting_form"] == "class_residual"
+    with pytest.raises(ValueError, match="example_residual=True adds the per-example residual.*class_residual"):
+        HAMRArguments(**base, weighting_form="wnet", example_residual=True)
+    with pytest.raises(ValueError, match="example_residual=True.*default for classification"):
+        HAMRArguments(**base, example_residual=True).resolved("classification")
     with pytest.raises(ValueError, match="finite_difference"):
         HAMRArguments(**base, weighting_form="class_residual", hypergrad_backend="finite_difference")
     with pytest.raises(ValueError, match="lookahead_scope='head'"):

@@ -16,8 +16,8 @@ A **protocol** is a JSON file (see ``benchmarks/configs/`` and ``benchmarks/READ
       "methods": ["erm", "icf", "hamr",
                   {"name": "hamr_wo_awe", "method": "hamr", "options": {"ablation": "without_awe"}},
                   {"name": "hamr_12ep", "method": "hamr", "settings": {"epochs": 12}},
-                  {"name": "hamr_wo_residual", "method": "hamr", "options": {"ablation": "without_residual"},
-                   "datasets": ["bionlp"], "label": "w/o residual"}],   # only on these; its report row
+                  {"name": "hamr_with_residual", "method": "hamr", "options": {"example_residual": True},
+                   "datasets": ["bionlp"], "label": "+ residual"}],   # only on these; its report row
       "method_options": {"hamr": {"lookahead_scope": "last_k"}},
       "dataset_method_options": {"sst5": {"hamr": {"hardness_alpha": 0.6}}}
     }

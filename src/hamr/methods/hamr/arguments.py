@@ -80,8 +80,8 @@ class HAMRArguments(ImbalanceArguments):
             "ner_weight_unit=token, wnet_inputs=loss_class, normalise_through_mean, fp16), wnet for classification "
             "and with faithful | wnet: w = clip(s·n_y^-τ / mean_B(s·n_y^-τ)), s = sigmoid(g_φ(z)) | class_residual: "
             "learned per-class "
-            "log-weight β and logit offset δ with a per-example residual, w = B·softmax_B(β_y + u_φ(z)), inner loss "
-            "Σ w·CE(f(x) + δ, y) (see docs/defaults_history.md)."
+            "log-weight β and logit offset δ, w = B·softmax_B(β_y) (with example_residual, + u_φ(z), a per-example "
+            "residual), inner loss Σ w·CE(f(x) + δ, y) (see docs/defaults_history.md)."
         },
     )
     class_param_lr: float = field(
@@ -108,6 +108,13 @@ class HAMRArguments(ImbalanceArguments):
         default=None,
         metadata={"help": "class_residual: keep every β within ± cap of its start and every δ within ± cap "
                           "(None: unbounded)."},
+    )
+    example_residual: bool = field(
+        default=False,
+        metadata={"help": "class_residual: add the per-example residual u_φ(z) to β, w = B·softmax_B(β_y + u_φ(z)) "
+                          "(False: w = B·softmax_B(β_y), the hardness acts through the sampler alone). Off since "
+                          "session 34: on NER it gained ≥ 1 held-out macro-F1 on none of the three datasets (Table 3, "
+                          "3 seeds; docs/defaults_history.md)."},
     )
     meta_objective: MetaObjective | None = field(
         default=None,
@@ -268,6 +275,9 @@ class HAMRArguments(ImbalanceArguments):
         if self.class_params != ClassParams.PER_CLASS and not cr:
             raise SettingError(f"HAMRArguments: class_params={self.class_params.value!r} parametrises the class terms "
                              f"of weighting_form='class_residual'; set weighting_form='class_residual'{why}")
+        if self.example_residual and not cr:
+            raise SettingError("HAMRArguments: example_residual=True adds the per-example residual of "
+                             f"weighting_form='class_residual'; set weighting_form='class_residual'{why}")
         if self.class_param_cap is not None and not cr:
             raise SettingError("HAMRArguments: class_param_cap bounds the class parameters of "
                              f"weighting_form='class_residual'; set weighting_form='class_residual'{why}")
@@ -344,7 +354,22 @@ class HAMRArguments(ImbalanceArguments):
             "meta_batch_size": self.meta_batch_size or self.per_device_train_batch_size,
             "ner_train_max_token": ner and self.faithful,
             **{k: v.value for k, v in self.form_settings(task).items()},
+            "uses_example_residual": self.uses_residual and self.uses_awe
+            and self.form_settings(task)["weighting_form"] == WeightingForm.CLASS_RESIDUAL,
         }
+
+    @staticmethod
+    def unrecorded_resolved(resolved: dict[str, str], settings: dict[str, str]) -> dict[str, str]:
+        """The resolved values a run made before they were recorded ran with, from what it did record
+        (``resolved_method_settings`` and ``method_settings``, as strings), so that a default changed since is
+        still seen by the bench's staleness check: ``uses_example_residual`` (recorded since session 34; before,
+        class_residual always had the residual unless an ablation removed it or the learned weights)."""
+        out = {}
+        if "uses_example_residual" not in resolved and "weighting_form" in resolved:
+            without = (AblationMode.WITHOUT_RESIDUAL, AblationMode.WITHOUT_AWE, AblationMode.WITHOUT_ALL)
+            out["uses_example_residual"] = str(resolved["weighting_form"] == WeightingForm.CLASS_RESIDUAL.value
+                                               and settings.get("ablation") not in {a.value for a in without})
+        return out
 
     _CLASS_ABLATIONS = (AblationMode.WITHOUT_CLASS_PARAMS, AblationMode.WITHOUT_RESIDUAL)
 
@@ -371,5 +396,6 @@ class HAMRArguments(ImbalanceArguments):
 
     @property
     def uses_residual(self) -> bool:
-        """class_residual: the per-example residual u_φ is used (False: u ≡ 0, the w/o-residual ablation)."""
-        return self.ablation != AblationMode.WITHOUT_RESIDUAL
+        """class_residual: the per-example residual u_φ is used (``example_residual``, off by default; the
+        w/o-residual ablation removes it when it is on)."""
+        return self.example_residual and self.ablation != AblationMode.WITHOUT_RESIDUAL
