@@ -108,7 +108,7 @@ class AblationMode(_StrEnum):
     WITHOUT_KNN = "without_knn"
     WITHOUT_ALL = "without_all"
     # issue 22, weighting_form=class_residual only
-    WITHOUT_CLASS_PARAMS = "without_class_params"  # β, δ frozen at their start; the residual u_φ still learns
+    WITHOUT_CLASS_PARAMS = "without_class_params"  # β, δ frozen at their start; u_φ (if on) still learns
     WITHOUT_RESIDUAL = "without_residual"  # u_φ ≡ 0 (a no-op unless example_residual=True); β, δ still learn
 
 

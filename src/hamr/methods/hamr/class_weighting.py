@@ -3,8 +3,7 @@
 Per class group c (classification: a class; NER: an entity type, its B- and I- tags sharing, and ``O`` as
 its own group) a log-weight β_c and a logit offset δ_c, and (``example_residual=True``; off by default since
 session 34) a per-example residual u_φ (the weight net, its output layer initialised to zero so u ≡ 0 at the
-start). For the units of a batch (classification: the
-examples; NER: the labelled tokens)
+start). For the units of a batch (classification: the examples; NER: the labelled tokens)
 
     w_i = n · softmax_i(β_{g(y_i)} + u_φ(z_i))          (n = number of units in the batch)
     inner loss = mean_i w_i · CE(f(x_i) + δ_{g(·)}, y_i)   (δ added to every class's logit)
@@ -116,8 +115,8 @@ class ClassResidualReweighter:
     """β, δ (per group), the residual net u_φ, their Adam optimiser and the bi-level step.
 
     ``beta_start`` (per group, log scale) is β's starting point; δ starts at 0. ``learn_class=False`` keeps
-    β, δ at the start (ablation); ``use_residual=False`` drops u_φ (the default, and the ablation). A step with nothing to learn is
-    a no-op. ``class_params=strength`` learns the two scalars (a, k) of the module docstring instead of free
+    β, δ at the start (ablation); ``use_residual=False`` drops u_φ (HAMR's default since session 34, and the
+    ablation). A step with nothing to learn is a no-op. ``class_params=strength`` learns the two scalars (a, k) of the module docstring instead of free
     β, δ; ``class_params=pr_feedback`` sets β by the precision/recall feedback of the module docstring (call
     :meth:`feedback` after each meta step; ``class_lr`` is then its gain η). Both need the groups' training
     ``counts``."""
