@@ -124,7 +124,7 @@ class WeightingForm(_StrEnum):
     """How HAMR's example weights are formed (issue 22)."""
 
     WNET = "wnet"  # w = clip(s·prior / mean_B(s·prior)), s = sigmoid(g_φ(z)): the paper's form with a class-level start
-    CLASS_RESIDUAL = "class_residual"  # w = B·softmax_B(β_y + u_φ(z)), inner loss CE(f(x) + δ, y): learned class terms
+    CLASS_RESIDUAL = "class_residual"  # w = B·softmax_B(β_y [+ u_φ(z)]), inner loss CE(f(x) + δ, y): learned class terms
 
 
 class MetaObjective(_StrEnum):
