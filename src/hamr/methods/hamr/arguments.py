@@ -334,14 +334,15 @@ class HAMRArguments(ImbalanceArguments):
     def resolved(self, task: TaskType) -> dict:
         """The effective values of the task-dependent fields (method.md §1, §4, §8)."""
         ner = TaskType.parse(task) == TaskType.NER
+        forms = self.form_settings(task)
+        cr = forms["weighting_form"] == WeightingForm.CLASS_RESIDUAL
         return {
             "wnet_lr": self.wnet_lr
             if self.wnet_lr is not None
             else (3e-4 if ner else (1e-4 if self.faithful else 1e-3)),
             "class_prior_power": self.class_prior_power
             if self.class_prior_power is not None
-            else ((1.0 if self.form_settings(task)["weighting_form"] == WeightingForm.CLASS_RESIDUAL else 0.0)
-                  if ner else 0.5),
+            else ((1.0 if cr else 0.0) if ner else 0.5),
             "memory_gamma": self.memory_gamma
             if self.memory_gamma is not None
             else (0.99 if self.memory_mode == MemoryMode.FAITHFUL else 0.7),
@@ -353,9 +354,8 @@ class HAMRArguments(ImbalanceArguments):
             else (0.7 if ner or self.faithful else 1.0),
             "meta_batch_size": self.meta_batch_size or self.per_device_train_batch_size,
             "ner_train_max_token": ner and self.faithful,
-            **{k: v.value for k, v in self.form_settings(task).items()},
-            "uses_example_residual": self.uses_residual and self.uses_awe
-            and self.form_settings(task)["weighting_form"] == WeightingForm.CLASS_RESIDUAL,
+            **{k: v.value for k, v in forms.items()},
+            "uses_example_residual": cr and self.uses_residual and self.uses_awe,
         }
 
     @staticmethod
