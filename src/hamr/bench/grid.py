@@ -227,8 +227,8 @@ def _changed_defaults(spec: RunSpec, metrics: dict, cache: dict[str, dict[str, s
     recorded = metrics.get("method_settings")
     if not isinstance(recorded, dict):
         return []
-    from ..methods import get_method
-    from ..methods.settings import current_method_settings, current_resolved_settings, relevant_method_settings
+    from ..methods.settings import (current_method_settings, current_resolved_settings, recorded_resolved_settings,
+                                    relevant_method_settings)
 
     key = json.dumps([spec.method, spec.options], sort_keys=True, default=str)
     if key not in cache:
@@ -237,9 +237,7 @@ def _changed_defaults(spec: RunSpec, metrics: dict, cache: dict[str, dict[str, s
     diff = [f"default {k} {old[k]!r} -> {v!r}" for k, v in cache[key].items() if k in old and old[k] != v]
     resolved, task = metrics.get("resolved_method_settings"), metrics.get("task")
     if isinstance(resolved, dict) and resolved and task:  # task-dependent defaults (runs since session 13)
-        fill = getattr(get_method(spec.method).arguments_class, "unrecorded_resolved", None)
-        if fill is not None:  # values recorded only since a later session, as the run's code had them
-            resolved = {**resolved, **fill(resolved, recorded)}
+        resolved = recorded_resolved_settings(spec.method, resolved, recorded)  # + what it ran with unrecorded
         rkey = json.dumps([spec.method, spec.options, task], sort_keys=True, default=str)
         if rkey not in cache:
             cache[rkey] = current_resolved_settings(spec.method, spec.options, task)

@@ -67,3 +67,12 @@ def current_resolved_settings(method: Method | str, options: dict[str, Any], tas
         return {}
     resolved = _resolved_method_settings(_probe_arguments(method, options), TaskType.parse(task))
     return {k: v for k, v in resolved.items() if k not in _PROTOCOL_RESOLVED}
+
+
+def recorded_resolved_settings(method: Method | str, resolved: dict[str, str],
+                               settings: dict[str, str]) -> dict[str, str]:
+    """A finished run's ``resolved_method_settings`` completed with the values it ran with but did not record
+    (settings recorded only since a later session), derived from what it did record (its arguments class's
+    ``unrecorded_resolved``, e.g. HAMR's ``uses_example_residual``), so a default changed since is still seen."""
+    fill = getattr(get_method(Method.parse(method)).arguments_class, "unrecorded_resolved", None)
+    return {**resolved, **fill(resolved, settings)} if fill is not None else dict(resolved)
